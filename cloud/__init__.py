@@ -1,0 +1,1 @@
+"""Cloud side: stores, HTTP API, IOC web page, notifications, retention and audit."""

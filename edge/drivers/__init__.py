@@ -1,0 +1,1 @@
+"""Sensor drivers: one interface for real gauges and simulated ones."""

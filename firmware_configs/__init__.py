@@ -1,0 +1,1 @@
+"""Gateway configs for deployments (YAML), validated by the edge's typed schemas."""

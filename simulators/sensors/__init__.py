@@ -1,0 +1,1 @@
+"""Sensor scenarios (a flood on the Hương River, ...) played through the edge's driver interface."""

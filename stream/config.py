@@ -1,0 +1,97 @@
+"""Typed config of the stream, validated at load (see :mod:`ioc.config`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from ioc.config import StrictModel, load_yaml_model
+from stream.flood import AlarmLevels
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class StationConfig(StrictModel):
+    """A measuring station: where it is and, for river gauges, its alarm levels."""
+
+    name: str
+    river: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    alarm_levels_m: list[float] | None = None
+    deadband_m: float = Field(default=0.1, ge=0, le=5)
+
+    @field_validator("alarm_levels_m")
+    @classmethod
+    def _levels_increase(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            AlarmLevels(tuple(v))  # raises with the reason
+        return v
+
+    def alarm(self) -> AlarmLevels | None:
+        """The station's alarm levels, or None for a station without any."""
+        if self.alarm_levels_m is None:
+            return None
+        return AlarmLevels(tuple(self.alarm_levels_m), self.deadband_m)
+
+
+class MqttConfig(StrictModel):
+    """How the stream reaches the broker."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    client_id: Slug = "ioc-stream"
+    share_group: Slug | None = "ioc-stream"
+    qos: int = Field(default=1, ge=0, le=2)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+
+class RainConfig(StrictModel):
+    """Rain totals: window lengths, the step their ends fall on, and allowed lateness."""
+
+    windows_h: list[int] = Field(default=[1, 3, 6, 12, 24], min_length=1)
+    step_min: int = Field(default=60, ge=1, le=1440)
+    lateness_min: int = Field(default=10, ge=0, le=1440)
+
+    @field_validator("windows_h")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(h <= 0 or h > 168 for h in v):
+            raise ValueError(f"rain windows must be 1..168 hours, got {v}")
+        return sorted(set(v))
+
+    @property
+    def windows(self) -> tuple[timedelta, ...]:
+        return tuple(timedelta(hours=h) for h in self.windows_h)
+
+
+class StoreConfig(StrictModel):
+    """Where the embedded stores keep their files."""
+
+    timeseries_path: Path = Path("var/timeseries.sqlite")
+    events_path: Path = Path("var/events.sqlite")
+
+
+class StreamConfig(StrictModel):
+    """Everything the dataflow needs."""
+
+    site: Slug = "hue"
+    mqtt: MqttConfig = MqttConfig()
+    stations: dict[Slug, StationConfig] = {}
+    rain: RainConfig = RainConfig()
+    rise_window_min: int = Field(default=60, ge=5, le=1440)
+    store: StoreConfig = StoreConfig()
+
+
+def default_config_path() -> Path:
+    """The shipped defaults: Hue's stations with the alarm levels of Decision 05/2020."""
+    return Path(str(resources.files("stream") / "defaults.yaml"))
+
+
+def load_config(path: Path | str | None = None) -> StreamConfig:
+    """Load a stream config file (the shipped defaults when ``path`` is None)."""
+    return load_yaml_model(StreamConfig, path or default_config_path())

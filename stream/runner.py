@@ -1,0 +1,92 @@
+"""Running the dataflow: in a background thread (demo, tests) or in the foreground (service)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from bytewax.run import cli_main
+
+from cloud.stores.events import SqliteEventStore
+from cloud.stores.timeseries import SqliteTimeSeriesStore
+from stream.config import StreamConfig
+from stream.flow import FlowIO, build_flow
+
+logger = logging.getLogger(__name__)
+
+
+def embedded_io(config: StreamConfig, *, share_group: str | None = None) -> FlowIO:
+    """Flow I/O on the embedded stores named in the config, with fresh ready/stop events."""
+    return FlowIO(
+        timeseries=SqliteTimeSeriesStore(config.store.timeseries_path),
+        events=SqliteEventStore(config.store.events_path),
+        ready=threading.Event(),
+        stop=threading.Event(),
+        share_group=share_group,
+    )
+
+
+class StreamRunner:
+    """The dataflow in a background thread: ``start()`` waits for the subscription,
+    ``stop()`` lets the flow drain what it received, flush its sinks and end."""
+
+    def __init__(self, config: StreamConfig, io: FlowIO, *, workers: int = 1) -> None:
+        if io.ready is None or io.stop is None:
+            raise ValueError("StreamRunner needs FlowIO with ready and stop events")
+        self.config = config
+        self.io = io
+        self.workers = workers
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            cli_main(build_flow(self.config, self.io), workers_per_process=self.workers)
+        except BaseException as exc:  # reported by start()/stop() in the calling thread
+            self.error = exc
+            logger.exception("dataflow failed")
+            assert self.io.ready is not None
+            self.io.ready.set()
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Start the flow and wait until its MQTT subscription is acknowledged."""
+        self._thread = threading.Thread(target=self._run, name="dataflow", daemon=True)
+        self._thread.start()
+        assert self.io.ready is not None
+        if not self.io.ready.wait(timeout_s) or self.error is not None:
+            raise RuntimeError(f"dataflow did not subscribe within {timeout_s} s: {self.error}")
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Ask the flow to finish and wait for it."""
+        assert self.io.stop is not None
+        self.io.stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                raise RuntimeError(f"dataflow did not stop within {timeout_s} s")
+        if self.error is not None:
+            raise RuntimeError(f"dataflow failed: {self.error}") from self.error
+
+
+def run_foreground(config: StreamConfig, *, workers: int = 1) -> int:
+    """Run the flow until SIGINT or SIGTERM, then drain and exit."""
+    io = embedded_io(config)
+    runner = StreamRunner(config, io, workers=workers)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.warning("signal %s: draining and stopping", signum)
+        assert io.stop is not None
+        io.stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    runner.start()
+    logger.warning("stream running: mqtt %s:%s, site %s, %d worker(s)",
+                   config.mqtt.host, config.mqtt.port, config.site, workers)
+    assert io.stop is not None
+    while not io.stop.wait(0.5):
+        pass
+    runner.stop()
+    return 0
