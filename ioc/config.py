@@ -114,7 +114,8 @@ def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(name, line, "", "", f"not valid YAML: {problem}")]) from None
+        problems = [ConfigProblem(name, line, "", "", f"not valid YAML: {problem}")]
+        raise ConfigError(problems) from None
     lines: dict[tuple[str, ...], int] = {}
     if node is not None:
         _line_index(node, (), lines)

@@ -15,6 +15,7 @@ Topic layout (``site`` and ``device`` are lower-case slugs)::
     ioc/v1/{site}/{device}/{kind}        events a device publishes (kind = event tag)
     ioc/v1/{site}/{device}/config        config pushed to a device (never retained)
     ioc/v1/{site}/alerts/{category}      alerts raised by the stream
+    ioc/v1/{site}/aggregates/{measure}   aggregates, when the stream publishes them
     ioc/v1/{site}/deadletter/{step}      what the stream refused, with the reason
 """
 
@@ -35,7 +36,9 @@ MAX_PAYLOAD_BYTES: Final = 64 * 1024
 
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _SLUG_RE: Final = re.compile(_SLUG)
-RESERVED_DEVICE_NAMES: Final = frozenset({"alerts", "deadletter", "stream", "cloud", "+", "#"})
+RESERVED_DEVICE_NAMES: Final = frozenset(
+    {"alerts", "aggregates", "deadletter", "stream", "cloud", "+", "#"}
+)
 
 Slug = Annotated[str, msgspec.Meta(pattern=_SLUG)]
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -362,6 +365,8 @@ class Topics:
             return cls.alerts(event.site, event.category)
         if isinstance(event, DeadLetter):
             return cls.deadletter(event.site, event.step)
+        if isinstance(event, Aggregate):
+            return cls.aggregates(event.site, event.measure)
         return cls.device(event.site, event.device, KIND_OF[type(event)])
 
     @classmethod
@@ -373,6 +378,11 @@ class Topics:
     def alerts(cls, site: str, category: str = "#") -> str:
         """Topic (or with ``#`` the filter) of the alerts of a site."""
         return f"{cls.root}/{cls._check('site', site)}/alerts/{category}"
+
+    @classmethod
+    def aggregates(cls, site: str, measure: str = "#") -> str:
+        """Topic (or with ``#`` the filter) of the aggregates of a site."""
+        return f"{cls.root}/{cls._check('site', site)}/aggregates/{measure}"
 
     @classmethod
     def deadletter(cls, site: str, step: str = "#") -> str:
@@ -446,7 +456,9 @@ def encode(event: Event) -> bytes:
     return _ENCODER.encode(event)
 
 
-def _decode_with(decoder: msgspec.json.Decoder, topic: str, payload: bytes) -> AnyEvent | DecodeError:
+def _decode_with(
+    decoder: msgspec.json.Decoder, topic: str, payload: bytes
+) -> AnyEvent | DecodeError:
     if len(payload) > MAX_PAYLOAD_BYTES:
         return DecodeError(
             "size", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}", topic, payload

@@ -81,7 +81,7 @@ class StreamConfig(StrictModel):
 
     site: Slug = "hue"
     mqtt: MqttConfig = MqttConfig()
-    stations: dict[Slug, StationConfig] = {}
+    stations: dict[Slug, StationConfig] = Field(default_factory=dict)
     rain: RainConfig = RainConfig()
     rise_window_min: int = Field(default=60, ge=5, le=1440)
     store: StoreConfig = StoreConfig()

@@ -111,18 +111,20 @@ class FloodAlarm:
         reading_id: str,
         rate: float | None,
     ) -> Alert:
-        assert self.alert_id is not None and self.since is not None
+        assert self.alert_id is not None
+        assert self.since is not None
         self.seq += 1
         alert_id, since = self.alert_id, self.since
+        name = self.location or self.station
         if status is AlertStatus.CLEARED:
             threshold = self.levels.levels[0] - self.levels.deadband
-            text = (f"{self.station}: water {value:.2f} m fell below level I minus dead-band "
+            text = (f"{name}: water {value:.2f} m fell below level I minus dead-band "
                     f"({threshold:.2f} m); peak {self.peak:.2f} m")
             self.alert_id = self.since = None
         else:
             threshold = self.levels.levels[self.level - 1]
             over = value - threshold
-            text = (f"{self.station}: water {value:.2f} m, alarm level {LEVEL_NAMES[self.level]}"
+            text = (f"{name}: water {value:.2f} m, alarm level {LEVEL_NAMES[self.level]}"
                     f" ({threshold:.2f} m) {'+' if over >= 0 else '-'}{abs(over):.2f} m")
             if rate is not None:
                 text += f", rising {rate:+.2f} m/h"

@@ -41,7 +41,7 @@ class FlowIO:
     events: EventStore
     ready: threading.Event | None = None
     stop: threading.Event | None = None
-    share_group: str | None = None  # None: use the config's group
+    share_group: str | None = None  # None: the config's group; "": no shared subscription
 
 
 def decode_message(msg: MqttMessage) -> DeviceEvent | DecodeError:

@@ -79,9 +79,12 @@ class RainWindows:
         vals = [mm for t, mm in self.amounts.items() if lo < t <= hi]
         return round(sum(vals), 3), len(vals)
 
-    def _emit(self, end: datetime, revised: bool) -> list[RainTotal]:
+    def _emit(self, end: datetime, revised: bool, touching: datetime | None = None
+              ) -> list[RainTotal]:
         out = []
         for w in self.windows:
+            if touching is not None and not end - w < touching:
+                continue  # this window does not contain the late reading: unchanged
             total, n = self.total(end, w)
             out.append(RainTotal(end, w, total, n, revised))
         return out
@@ -106,7 +109,7 @@ class RainWindows:
                 end += self.step
             while end <= self.emitted_until:
                 if end - self.horizon < ts:
-                    totals.extend(self._emit(end, revised=True))
+                    totals.extend(self._emit(end, revised=True, touching=ts))
                 end += self.step
         if self.max_seen is None or ts > self.max_seen:
             self.max_seen = ts

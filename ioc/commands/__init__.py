@@ -9,7 +9,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ioc.commands.demo",
     "ioc.commands.stream",
     "ioc.commands.edge",
-    "ioc.commands.simulate",
     "ioc.commands.broker",
     "ioc.commands.models",
 )

@@ -9,6 +9,7 @@ keyframe takes the keyframe's value exactly (so a peak of 4.50 m is read as 4.50
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -35,7 +36,7 @@ class Series(StrictModel):
     @classmethod
     def _increasing_hours(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
         hours = [h for h, _ in v]
-        if any(b <= a for a, b in zip(hours, hours[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(hours)):
             raise ValueError(f"keyframe hours must increase, got {hours}")
         if hours[0] < 0:
             raise ValueError(f"keyframe hours start at 0 or later, got {hours[0]}")
@@ -60,7 +61,7 @@ class Series(StrictModel):
         frames = self.keyframes
         if hours <= frames[0][0]:
             return frames[0][1]
-        for (h0, v0), (h1, v1) in zip(frames, frames[1:], strict=False):
+        for (h0, v0), (h1, v1) in itertools.pairwise(frames):
             if hours == h1:
                 return v1
             if h0 < hours < h1:

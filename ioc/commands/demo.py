@@ -1,0 +1,212 @@
+"""``ioc demo``: the city simulated end to end on embedded defaults.
+
+Starts a broker (Mosquitto when installed, else the embedded one), the dataflow on
+the embedded stores, one simulated gateway per scenario device, and a monitor that
+prints alerts as they arrive on the alerts topic. Ends with a summary read back
+from the stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+logger = logging.getLogger(__name__)
+
+HUE_TZ = timezone(timedelta(hours=7), "ICT")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("demo", help="run the whole city simulated end to end (flood of 2025-11-03)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="wall-clock seconds to run (default 60)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="scenario seconds per real second (default: fit the scenario into"
+                        " the duration)")
+    p.add_argument("--scenario", default="flood-2025-11-03",
+                   help="shipped scenario name or scenario file")
+    p.add_argument("--config", type=Path, default=None, help="stream config (default: shipped)")
+    p.add_argument("--configs", type=Path, default=None,
+                   help="folder of sensor gateway configs (default: firmware_configs/hue)")
+    p.add_argument("--broker", choices=("auto", "mosquitto", "embedded"), default="auto",
+                   help="broker to start (auto: Mosquitto if installed)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where the stores are written (default: a fresh temporary folder)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    p.set_defaults(func=run)
+
+
+@dataclass
+class Monitor:
+    """Subscribes like an operator's console: prints alerts, counts readings."""
+
+    out: TextIO
+    readings: int = 0
+    alerts: list[Any] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        from ioc.contract import Alert, DecodeError, decode_any
+
+        if msg.topic.endswith("/reading"):
+            with self.lock:
+                self.readings += 1
+            return
+        event = decode_any(msg.topic, msg.payload)
+        if isinstance(event, DecodeError) or not isinstance(event, Alert):
+            return
+        with self.lock:
+            self.alerts.append(event)
+        self.out.write(f"  ALERT {event.ts.astimezone(HUE_TZ):%Y-%m-%d %H:%M} "
+                       f"{event.status.value:<11} {event.severity.value:<8} {event.description}\n")
+        self.out.flush()
+
+
+def _agents(args: argparse.Namespace, scenario: Any, clock: Any, port: int) -> list[Any]:
+    from edge.config import load_sensor_config
+    from edge.drivers.registry import make_driver
+    from edge.publisher import MqttPublisher
+    from edge.sensor_agent import SensorAgent
+
+    folder = args.configs or Path(__file__).resolve().parents[2] / "firmware_configs" / "hue"
+    agents = []
+    for device in scenario.devices():
+        path = folder / f"{device}.yaml"
+        cfg = load_sensor_config(path)
+        broker = cfg.broker.model_copy(update={"host": "127.0.0.1", "port": port})
+        driver = make_driver(cfg, clock=clock)
+        publisher = MqttPublisher(broker.address(), cfg.site, cfg.device, agent_version="demo")
+        agents.append(SensorAgent(cfg.site, cfg.device, driver, publisher,
+                                  poll_interval_s=0.02, heartbeat_s=5.0))
+    return agents
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; return 0 when the pipeline ran without errors."""
+    import paho.mqtt.client as mqtt
+
+    from ioc.broker import make_broker
+    from ioc.contract import Topics
+    from simulators.clock import SimClock
+    from simulators.sensors.scenario import load_scenario
+    from stream.config import load_config
+    from stream.runner import StreamRunner, embedded_io
+
+    out = sys.stdout
+    scenario = load_scenario(args.scenario)
+    config = load_config(args.config)
+    tmp = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-")) if tmp else args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    budget = max(args.duration - 8.0, 1.0)  # leave time to drain and summarise
+    speed = args.speed or scenario.span.total_seconds() / budget
+    clock = SimClock(scenario.start, speed)
+
+    broker = make_broker(args.broker, data_dir / "broker")
+    broker.start()
+    out.write(f"broker: {broker.name} on {broker.host}:{broker.port}\n")
+    config = config.model_copy(update={
+        "mqtt": config.mqtt.model_copy(update={"host": broker.host, "port": broker.port}),
+        "store": config.store.model_copy(update={
+            "timeseries_path": data_dir / "timeseries.sqlite",
+            "events_path": data_dir / "events.sqlite"}),
+    })
+    io = embedded_io(config, share_group=None if broker.shared_subscriptions else "")
+    runner = StreamRunner(config, io)
+    monitor = Monitor(out)
+    console = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ioc-demo-console")
+    console.on_message = monitor.on_message
+    agents: list[Any] = []
+    threads: list[threading.Thread] = []
+    started = time.monotonic()
+    try:
+        runner.start()
+        console.connect(broker.host, broker.port)
+        console.subscribe([(Topics.alerts(config.site), 1),
+                           (Topics.device_filter("reading", config.site), 0)])
+        console.loop_start()
+        agents = _agents(args, scenario, clock, broker.port)
+        out.write(f"scenario {scenario.name}: {scenario.start:%Y-%m-%d %H:%M} → "
+                  f"{scenario.end:%Y-%m-%d %H:%M} (+07:00), {len(agents)} gateways, "
+                  f"×{speed:,.0f} speed, stores in {data_dir}\n")
+        for agent in agents:
+            agent.start()
+        threads = [threading.Thread(target=a.run, name=a.device, daemon=True) for a in agents]
+        for t in threads:
+            t.start()
+        deadline = started + args.duration - 5.0
+        next_progress = time.monotonic() + 5.0
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if time.monotonic() >= next_progress:
+                next_progress += 5.0
+                out.write(f"  … scenario time {clock.now().astimezone(HUE_TZ):%Y-%m-%d %H:%M}, "
+                          f"{monitor.readings} readings, {len(monitor.alerts)} alerts\n")
+                out.flush()
+    finally:
+        for agent in agents:
+            agent.request_stop()
+        for t in threads:
+            t.join(10)
+        for agent in agents:
+            agent.stop()
+        _drain(io, sum(a.stats.published for a in agents), timeout_s=5.0)
+        runner_error = None
+        try:
+            runner.stop()
+        except RuntimeError as exc:
+            runner_error = exc
+        time.sleep(0.3)  # the last alerts reach the console
+        console.loop_stop()
+        console.disconnect()
+        broker.stop()
+    ok = _summary(out, io, agents, monitor, time.monotonic() - started)
+    if tmp and not args.keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    if runner_error is not None:
+        out.write(f"ERROR: {runner_error}\n")
+        return 1
+    return 0 if ok else 1
+
+
+def _drain(io: Any, published: int, timeout_s: float) -> None:
+    """Wait until the stores hold every published reading (or the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if io.timeseries.count(["water_level", "rain"]) >= published:
+            return
+        time.sleep(0.1)
+
+
+def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed: float) -> bool:
+    readings = io.timeseries.count(["water_level", "rain", "pm25", "pm10", "o3", "no2", "so2",
+                                    "co", "temperature", "humidity"])
+    aggregates = io.timeseries.count(["rain_total", "rate_of_rise"])
+    counts = io.events.counts()
+    alerts = io.events.alerts()
+    published = sum(a.stats.published for a in agents)
+    out.write("\nsummary\n")
+    out.write(f"  readings published     {published}\n")
+    out.write(f"  readings in (stored)   {readings}\n")
+    out.write(f"  dead-lettered          {counts.get('deadletter', 0)}\n")
+    out.write(f"  aggregates written     {aggregates}\n")
+    out.write(f"  alerts raised          {sum(1 for a in alerts if a.status.value == 'raised')}"
+              f" ({len(alerts)} state changes: "
+              + ", ".join(f"{s} {sum(1 for a in alerts if a.status.value == s)}"
+                          for s in ("raised", "escalated", "deescalated", "cleared")) + ")\n")
+    out.write(f"  alerts on MQTT         {len(monitor.alerts)}\n")
+    out.write(f"  wall time              {elapsed:.1f} s\n")
+    ok = readings == published and len(monitor.alerts) == len(alerts)
+    if not ok:
+        out.write("  WARNING: not every published reading or alert arrived\n")
+    return ok

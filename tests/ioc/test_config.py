@@ -1,0 +1,69 @@
+"""Config loading: every problem names the file, the line, the key path and the bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_sensor_config
+from ioc.config import ConfigError, load_yaml_model
+from stream.config import StreamConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "path", "needle"),
+    [
+        ("stations:\n  kimlong:\n    name: K\n    alarm_levels_m: [2.0, 1.0]\n", 4,
+         "stations.kimlong.alarm_levels_m", "must increase"),
+        ("stations:\n  kimlong:\n    name: K\n    deadbnd: 0.2\n", 4,
+         "stations.kimlong.deadbnd", "unknown key"),
+        ("site: Hue City\n", 1, "site", "should match pattern"),
+        ("mqtt:\n  port: 70000\n", 2, "mqtt.port", "less than or equal to 65535"),
+        ("rain:\n  windows_h: [1, 0]\n", 2, "rain.windows_h", "1..168 hours"),
+        ("stations:\n  kimlong:\n    river: Hương\n", 2, "stations.kimlong.name", "Field required"),
+        ("site: hue\nmqtt: port: 1\n", 2, "", "not valid YAML"),
+    ],
+)
+def test_errors_name_line_and_key(text: str, line: int, path: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(StreamConfig, "cfg.yaml", text=text)
+    problem = info.value.problems[0]
+    assert (problem.file, problem.line, problem.path) == ("cfg.yaml", line, path)
+    assert needle in problem.message
+    assert str(problem).startswith(f"cfg.yaml:{line}: ")
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(StreamConfig, "c.yaml", text="site: X\nmqtt:\n  port: 0\nbogus: 1\n")
+    assert [p.path for p in info.value.problems] == ["site", "mqtt.port", "bogus"]
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_shipped_configs_are_valid() -> None:
+    cfg = load_config()
+    assert cfg.stations["kimlong"].alarm_levels_m == [1.0, 2.0, 3.5]
+    assert cfg.stations["phuoc"].alarm_levels_m == [1.5, 3.0, 4.5]
+    for path in sorted((ROOT / "firmware_configs" / "hue").glob("*.yaml")):
+        assert load_sensor_config(path).device == path.stem
+
+
+def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    text = (ROOT / "firmware_configs/hue/kimlong-01.yaml").read_text().replace(
+        "password_env: null", "password_env: KIMLONG_MQTT_PASSWORD")
+    path = tmp_path / "k.yaml"
+    path.write_text(text)
+    cfg = load_sensor_config(path)
+    monkeypatch.delenv("KIMLONG_MQTT_PASSWORD", raising=False)
+    with pytest.raises(ValueError, match="KIMLONG_MQTT_PASSWORD is not set"):
+        cfg.broker.address()
+    monkeypatch.setenv("KIMLONG_MQTT_PASSWORD", "s3cret")
+    assert cfg.broker.address().password == "s3cret"
