@@ -1,0 +1,1 @@
+"""Training of the shipped models (ultralytics, torch). Never imported at run time."""
