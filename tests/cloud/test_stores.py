@@ -22,7 +22,8 @@ def test_points_upsert_by_identity(tmp_path: Path) -> None:
     store.write([Point("water_level", {"site": "hue", "station": "kimlong"}, {"value": 3.54}, T0)])
     got = store.query("water_level", {"station": "kimlong"})
     assert [(q.ts, q.fields["value"]) for q in got] == [(T0, 3.54)]  # one point, last value
-    assert store.count() == 1 and store.measurements() == {"water_level": 1}
+    assert store.count() == 1
+    assert store.measurements() == {"water_level": 1}
 
 
 def test_query_by_tags_and_time(tmp_path: Path) -> None:
@@ -32,7 +33,8 @@ def test_query_by_tags_and_time(tmp_path: Path) -> None:
     got = store.query("rain", {"station": "aluoi"}, start=T0 + timedelta(minutes=2),
                       end=T0 + timedelta(minutes=5))
     assert [q.fields["value"] for q in got] == [2.0, 3.0, 4.0]
-    assert store.count(["rain"]) == 20 and store.count(["water_level"]) == 0
+    assert store.count(["rain"]) == 20
+    assert store.count(["water_level"]) == 0
 
 
 def test_points_refuse_naive_time_and_empty_fields() -> None:
