@@ -56,6 +56,8 @@ class MqttPublisher:
         self.max_queued = max_queued
         self.max_inflight = max_inflight
         self.published = 0
+        self.acked = 0
+        self._sent = 0  # every QoS 1 publish, status messages included
         self.dropped = 0
         self._connected = threading.Event()
         self._client: mqtt.Client | None = None
@@ -87,6 +89,7 @@ class MqttPublisher:
         client.reconnect_delay_set(min_delay=0.2, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
         self._client = client
         client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s)
         client.loop_start()
@@ -101,6 +104,7 @@ class MqttPublisher:
         logger.info("%s: connected to %s:%s", self.device, self.broker.host, self.broker.port)
         topic, online = self._status("online")
         client.publish(topic, online, qos=1, retain=True)
+        self._sent += 1
         self._connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -108,6 +112,14 @@ class MqttPublisher:
         if self._stopping:
             return
         logger.warning("%s: disconnected from broker (%s); reconnecting", self.device, reason)
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, _r: Any, _p: Any) -> None:
+        self.acked += 1
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages handed to paho and not yet acknowledged by the broker."""
+        return max(self._sent - self.acked, 0)
 
     @property
     def connected(self) -> bool:
@@ -125,6 +137,7 @@ class MqttPublisher:
                                self.device, self.max_queued, self.dropped)
             return False
         self.published += 1
+        self._sent += 1
         self._last = info
         return True
 

@@ -90,7 +90,7 @@ class SensorAgent:
             id=stable_id(self.device, "heartbeat", ts.isoformat()),
             site=self.site, device=self.device, ts=ts,
             uptime_s=round(time.monotonic() - self._started_at, 3),
-            queue_depth=0, dropped=self.publisher.dropped,
+            queue_depth=self.publisher.queue_depth, dropped=self.publisher.dropped,
         ))
 
     def run(self) -> AgentStats:

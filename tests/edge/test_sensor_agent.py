@@ -1,0 +1,84 @@
+"""The sensor agent against a real Mosquitto: readings and heartbeats with true health."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from edge.drivers.base import Sample
+from edge.publisher import BrokerAddress, MqttPublisher
+from edge.sensor_agent import SensorAgent
+from ioc.broker import MosquittoBroker
+from ioc.contract import DeviceStatus, Heartbeat, SensorReading, decode
+
+T0 = datetime(2025, 11, 3, tzinfo=UTC)
+
+
+class ListDriver:
+    """A driver that gives a fixed list once (a unit-test stand-in for a gauge)."""
+
+    def __init__(self, samples: list[Sample]) -> None:
+        self.samples = samples
+        self.done = False
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> list[Sample]:
+        if self.done:
+            return []
+        self.done = True
+        return self.samples
+
+    @property
+    def exhausted(self) -> bool:
+        return self.done
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.integration
+def test_agent_publishes_readings_status_and_heartbeat(mosquitto: MosquittoBroker) -> None:
+    got: list[object] = []
+    lock = threading.Lock()
+
+    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with lock:
+            got.append(decode(msg.topic, msg.payload))
+
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watch")
+    sub.on_message = on_message
+    sub.connect(mosquitto.host, mosquitto.port)
+    sub.subscribe("ioc/v1/hue/kimlong-01/#", qos=1)
+    sub.loop_start()
+    samples = [Sample("water_level", 1.0 + i / 10, "m", T0 + timedelta(minutes=10 * i),
+                      "kimlong") for i in range(5)]
+    samples.append(Sample("water_level", 999.0, "m", T0 + timedelta(hours=2), "kimlong"))
+    publisher = MqttPublisher(BrokerAddress(mosquitto.host, mosquitto.port), "hue", "kimlong-01")
+    agent = SensorAgent("hue", "kimlong-01", ListDriver(samples), publisher,
+                        poll_interval_s=0.01, heartbeat_s=1.0)
+    agent.start()
+    stats = agent.run()
+    assert publisher.flush(5)
+    deadline = time.monotonic() + 2
+    while publisher.queue_depth and time.monotonic() < deadline:  # the ack callback may lag
+        time.sleep(0.01)
+    assert publisher.queue_depth == 0
+    agent.heartbeat()
+    agent.stop()
+    sub.loop_stop()
+    assert (stats.samples, stats.published, stats.rejected) == (6, 5, 1)  # 999 m is impossible
+    readings = [e for e in got if isinstance(e, SensorReading)]
+    assert [r.value for r in readings] == [1.0, 1.1, 1.2, 1.3, 1.4]
+    assert len({r.id for r in readings}) == 5
+    states = [e.state for e in got if isinstance(e, DeviceStatus)]
+    assert states[0] == "online"
+    assert states[-1] == "offline"
+    beats = [e for e in got if isinstance(e, Heartbeat)]
+    assert len(beats) >= 2  # one at start, one after the flush
+    assert (beats[-1].queue_depth, beats[-1].dropped) == (0, 0)
