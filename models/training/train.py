@@ -110,6 +110,7 @@ def train(args: argparse.Namespace) -> Path:
         patience=100,
         verbose=True,
         cache=False if args.cache == "none" else args.cache,
+        **({"time": args.hours} if args.hours else {}),
     )
     logger.info("trained in %.0f s", time.monotonic() - t0)
     return Path(args.runs) / args.name / "weights" / "best.pt"
@@ -139,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=4, help="frames sampled per seed")
     p.add_argument("--stride", type=int, default=20, help="frames between samples")
     p.add_argument("--epochs", type=int, default=35)
+    p.add_argument(
+        "--hours", type=float, default=None, help="wall-clock budget; overrides --epochs"
+    )
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--workers", type=int, default=0, help="0: load in the main process")

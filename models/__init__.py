@@ -1,0 +1,11 @@
+"""Models the edge runs: the ONNX vehicle and plate detector and plate reading.
+
+The run-time part needs only numpy, OpenCV and onnxruntime (plus
+rapidocr-onnxruntime for plate OCR). Training code lives in ``models.training``
+and is never imported from here.
+"""
+
+from pathlib import Path
+
+#: The detector shipped in the repository (vehicles and plates, 320 px input).
+SHIPPED_DETECTOR = Path(__file__).resolve().parent / "vehicles_plates_320.onnx"

@@ -1,0 +1,98 @@
+"""The object detector the edge runs: letterbox, ONNX inference, decoding, NMS, class map."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models import SHIPPED_DETECTOR
+from models.backends import InferenceBackend, create_backend
+from models.class_map import CANONICAL, ClassMap, parse_names
+from models.detections import Detections
+from models.errors import ModelError, ModelOutputError
+from models.postprocess import decode_yolo, letterbox
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """How to run a detector; ``class_map`` maps model class names to canonical ones."""
+
+    model: Path = SHIPPED_DETECTOR
+    backend: str = "onnxruntime"
+    imgsz: int = 320  # used when the model's input size is dynamic
+    conf: float = 0.25
+    iou: float = 0.5
+    threads: int = 2
+    class_map: Mapping[str | int, str] | None = None
+    #: Class names when the model carries none in its metadata (id → name).
+    names: Mapping[int, str] | None = field(default=None)
+
+
+class Detector:
+    """Finds vehicles and plates in BGR frames; returns canonical ``Detections``.
+
+    Construction does no I/O; ``load()`` opens the model and checks its shapes.
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self._backend: InferenceBackend | None = None
+        self._class_map: ClassMap | None = None
+        self._num_classes = 0
+        self._size = (self.config.imgsz, self.config.imgsz)
+
+    def load(self) -> Detector:
+        """Open the model file; raises ModelError subclasses with clear messages."""
+        cfg = self.config
+        backend = create_backend(cfg.backend, Path(cfg.model), cfg.threads, cfg.imgsz)
+        names = dict(cfg.names) if cfg.names else parse_names(backend.metadata)
+        out = backend.output_shape
+        if len(out) != 3 or out[0] not in (1, -1):
+            raise ModelOutputError(
+                f"{cfg.model}: unexpected output shape {out}: expected (1, 4+classes, anchors)"
+                " as exported by ultralytics YOLOv8/YOLO11"
+            )
+        if names is None:  # no metadata: assume the ultralytics layout (1, 4+classes, anchors)
+            if out[1] < 5:
+                raise ModelOutputError(f"{cfg.model}: cannot infer classes from output {out}")
+            names = {i: CANONICAL[i] if i < len(CANONICAL) else str(i) for i in range(out[1] - 4)}
+        nc = len(names)
+        if 4 + nc not in out[1:]:
+            raise ModelOutputError(
+                f"{cfg.model}: unexpected output shape {out}: expected (1, {4 + nc}, anchors)"
+                f" for {nc} classes {list(names.values())}"
+            )
+        inp = backend.input_shape
+        if len(inp) == 4 and inp[2] > 0 and inp[3] > 0:
+            self._size = (inp[2], inp[3])
+        self._class_map = ClassMap.build(names, cfg.class_map)
+        self._num_classes = nc
+        self._backend = backend
+        logger.info("detector %s: input %s, classes %s", cfg.model, self._size, names)
+        return self
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Network input (height, width)."""
+        return self._size
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        """Detections in frame pixels, canonical class ids (see ``CANONICAL``)."""
+        if self._backend is None or self._class_map is None:
+            raise ModelError("detector not loaded: call load() first")
+        blob, lb = letterbox(frame, self._size)
+        raw = self._backend.infer(blob)
+        if raw.ndim != 3:
+            raise ModelOutputError(f"{self.config.model}: output of rank {raw.ndim}, expected 3")
+        det = decode_yolo(raw, self._num_classes, self.config.conf, self.config.iou)
+        det = self._class_map.apply(det)
+        h, w = frame.shape[:2]
+        return Detections(lb.to_frame(det.xyxy, w, h), det.confidence, det.class_id)
+
+    __call__ = detect

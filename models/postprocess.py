@@ -1,0 +1,95 @@
+"""Pre- and post-processing of YOLO-style detectors: letterbox, output decoding, NMS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from models.detections import Detections
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """How a frame was fitted into the square network input: scale, then padding."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def to_frame(self, xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Map boxes from network input pixels back to frame pixels, clipped to the frame."""
+        out = xyxy.astype(np.float32).copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
+        out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
+        out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+        return out
+
+
+def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio and pad (grey 114) to ``size`` = (height, width).
+
+    Returns the NCHW float32 RGB blob in 0..1 and the transform to map boxes back.
+    """
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame: expected (H,W,3) BGR, got {frame.shape}")
+    h, w = frame.shape[:2]
+    th, tw = size
+    scale = min(th / h, tw / w)
+    nh, nw = round(h * scale), round(w * scale)
+    resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    pad_y, pad_x = (th - nh) / 2, (tw - nw) / 2
+    top, left = round(pad_y - 0.1), round(pad_x - 0.1)
+    canvas = np.full((th, tw, 3), 114, dtype=np.uint8)
+    canvas[top : top + nh, left : left + nw] = resized
+    blob = canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    return np.ascontiguousarray(blob), Letterbox(scale, float(left), float(top))
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression; indices kept, best first."""
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    areas = np.prod(np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None), axis=1)
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        tl = np.maximum(xyxy[i, :2], xyxy[rest, :2])
+        br = np.minimum(xyxy[i, 2:], xyxy[rest, 2:])
+        inter = np.prod(np.clip(br - tl, 0, None), axis=1)
+        ious = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = rest[ious <= iou]
+    return np.array(keep, dtype=np.int64)
+
+
+def decode_yolo(
+    output: np.ndarray,
+    num_classes: int,
+    conf: float,
+    iou: float,
+    max_det: int = 300,
+) -> Detections:
+    """Decode an ultralytics YOLOv8/11 head: (1, 4+nc, A) or (1, A, 4+nc), boxes as cx,cy,w,h.
+
+    Class-aware NMS (boxes of different classes never suppress each other).
+    Boxes stay in network-input pixels.
+    """
+    pred = output[0]
+    if pred.shape[0] == 4 + num_classes and pred.shape[1] != 4 + num_classes:
+        pred = pred.T
+    scores_all = pred[:, 4 : 4 + num_classes]
+    class_id = scores_all.argmax(axis=1)
+    scores = scores_all[np.arange(len(pred)), class_id]
+    mask = scores >= conf
+    if not mask.any():
+        return Detections.empty()
+    boxes, scores, class_id = pred[mask, :4], scores[mask], class_id[mask]
+    xyxy = np.empty_like(boxes)
+    xyxy[:, :2] = boxes[:, :2] - boxes[:, 2:] / 2
+    xyxy[:, 2:] = boxes[:, :2] + boxes[:, 2:] / 2
+    offset = class_id[:, None].astype(np.float32) * 4096.0  # class-aware NMS in one pass
+    keep = nms(xyxy + offset, scores, iou)[:max_det]
+    return Detections(xyxy[keep], scores[keep], class_id[keep])

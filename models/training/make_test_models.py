@@ -1,0 +1,87 @@
+"""Write the tiny ONNX files the run-time tests use (needs the ``onnx`` package).
+
+    .venv-train/bin/python -m models.training.make_test_models tests/models/data
+
+- ``bad_output.onnx``: a valid ONNX model whose output is (1, 3), not a detector head;
+- ``fake_coco.onnx``: a "detector" with 80 COCO classes in its ultralytics-style
+  metadata that always outputs the same three boxes (a car, a motorcycle, a person),
+  so the class-map path is tested end to end without a real COCO model.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from models.class_map import COCO_NAMES
+
+
+def _save(model: object, path: Path) -> None:
+    import onnx
+
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def bad_output(path: Path) -> None:
+    """Input (1,3,64,64) → GlobalAveragePool → Flatten → (1,3)."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["images"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "bad",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3])],
+    )
+    _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def fake_coco(path: Path) -> None:
+    """Constant (1, 84, 3) output plus 0 x mean(input), at a 64x64 input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = np.zeros((1, 84, 3), np.float32)
+    # cx, cy, w, h in input pixels, then class scores
+    for a, (box, cls) in enumerate(
+        (((16, 16, 8, 8), 2), ((40, 40, 6, 12), 3), ((50, 10, 4, 4), 0))
+    ):
+        out[0, :4, a] = box
+        out[0, 4 + cls, a] = 0.9
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Add", ["const", "z"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fake_coco",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 84, 3])],
+        initializer=[
+            numpy_helper.from_array(out, "const"),
+            numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    names = "{" + ", ".join(f"{i}: '{n}'" for i, n in enumerate(COCO_NAMES)) + "}"
+    helper.set_model_props(model, {"names": names, "imgsz": "[64, 64]", "task": "detect"})
+    _save(model, path)
+
+
+def main() -> int:
+    """Write both fixtures into the folder given as the only argument."""
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    bad_output(out / "bad_output.onnx")
+    fake_coco(out / "fake_coco.onnx")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Loading errors of the detector, and a user's own COCO model through a class map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.class_map import COCO_CLASS_MAP, COCO_NAMES
+from models.detector import Detector, DetectorConfig
+from models.errors import ModelError, ModelFileNotFound, ModelFormatError, ModelOutputError
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "opencv"])
+def test_missing_model_file(tmp_path: Path, backend: str) -> None:
+    with pytest.raises(ModelFileNotFound, match="model file not found"):
+        Detector(DetectorConfig(model=tmp_path / "nope.onnx", backend=backend)).load()
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "opencv"])
+def test_file_that_is_not_onnx(tmp_path: Path, backend: str) -> None:
+    bogus = tmp_path / "model.onnx"
+    bogus.write_text("this is not a protobuf, just text\n" * 20)
+    with pytest.raises(ModelFormatError, match="is not a loadable ONNX model"):
+        Detector(DetectorConfig(model=bogus, backend=backend)).load()
+
+
+def test_unexpected_output_shape() -> None:
+    with pytest.raises(ModelOutputError, match=r"unexpected output shape \(1, 3\)"):
+        Detector(DetectorConfig(model=DATA / "bad_output.onnx")).load()
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ModelError, match="unknown inference backend"):
+        Detector(DetectorConfig(model=DATA / "fake_coco.onnx", backend="tensorrt")).load()
+
+
+def test_detect_before_load() -> None:
+    with pytest.raises(ModelError, match="not loaded"):
+        Detector().detect(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_without_class_map_only_canonical_names_pass() -> None:
+    det = Detector(DetectorConfig(model=DATA / "fake_coco.onnx")).load()
+    out = det.detect(np.zeros((64, 64, 3), np.uint8))
+    assert out.class_id.tolist() == [0]  # "car" is canonical; "motorcycle" needs the map
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "opencv"])
+def test_coco_model_through_class_map(backend: str) -> None:
+    # OpenCV cannot read ONNX metadata, so there the names come from config
+    names = dict(enumerate(COCO_NAMES)) if backend == "opencv" else None
+    cfg = DetectorConfig(
+        model=DATA / "fake_coco.onnx",
+        class_map=COCO_CLASS_MAP,
+        backend=backend,
+        names=names,
+        imgsz=64,
+    )
+    det = Detector(cfg).load()
+    assert det.input_size == (64, 64)
+    frame = np.zeros((128, 128, 3), np.uint8)  # scale 0.5 into the 64x64 input
+    out = det.detect(frame)
+    # car (COCO 2) → 0, motorcycle (COCO 3) → 1; the person is not mapped
+    assert out.class_id.tolist() == [0, 1]
+    assert np.allclose(out.xyxy[0], [24, 24, 40, 40])
+    assert np.allclose(out.xyxy[1], [74, 68, 86, 92])
