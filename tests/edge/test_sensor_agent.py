@@ -51,11 +51,14 @@ def test_agent_publishes_readings_status_and_heartbeat(mosquitto: MosquittoBroke
         with lock:
             got.append(decode(msg.topic, msg.payload))
 
+    subscribed = threading.Event()
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watch")
     sub.on_message = on_message
+    sub.on_subscribe = lambda *_a: subscribed.set()
     sub.connect(mosquitto.host, mosquitto.port)
     sub.subscribe("ioc/v1/hue/kimlong-01/#", qos=1)
     sub.loop_start()
+    assert subscribed.wait(5)
     samples = [Sample("water_level", 1.0 + i / 10, "m", T0 + timedelta(minutes=10 * i),
                       "kimlong") for i in range(5)]
     samples.append(Sample("water_level", 999.0, "m", T0 + timedelta(hours=2), "kimlong"))
@@ -71,6 +74,12 @@ def test_agent_publishes_readings_status_and_heartbeat(mosquitto: MosquittoBroke
     assert publisher.queue_depth == 0
     agent.heartbeat()
     agent.stop()
+    deadline = time.monotonic() + 5  # acknowledged by the broker is not yet delivered to us
+    while time.monotonic() < deadline:
+        with lock:
+            if any(isinstance(e, DeviceStatus) and e.state == "offline" for e in got):
+                break
+        time.sleep(0.01)
     sub.loop_stop()
     assert (stats.samples, stats.published, stats.rejected) == (6, 5, 1)  # 999 m is impossible
     readings = [e for e in got if isinstance(e, SensorReading)]
