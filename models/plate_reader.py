@@ -44,6 +44,9 @@ class PlateReaderConfig:
     line_height: int = 48  # pixels per text line handed to the recogniser
     two_line_max_aspect: float = 3.0  # width/height at or below this: two lines
     fallback_full_ocr: bool = True
+    #: The slow full OCR fallback only runs on plates at least this many pixels high.
+    fallback_min_height: int = 20
+    threads: int = 2
 
 
 def crop_plate(
@@ -111,7 +114,13 @@ class PlateReader:
         """Load the OCR models shipped with rapidocr-onnxruntime."""
         from rapidocr_onnxruntime import RapidOCR
 
-        self._ocr = RapidOCR(det_limit_type="max", det_limit_side_len=480)
+        threads = self.config.threads
+        self._ocr = RapidOCR(
+            det_limit_type="max",
+            det_limit_side_len=480,
+            intra_op_num_threads=threads,
+            inter_op_num_threads=1,
+        )
         logger.info("plate OCR loaded (rapidocr-onnxruntime)")
         return self
 
@@ -143,7 +152,8 @@ class PlateReader:
             layout = PlateLayout.TWO_LINE
         lines = self._recognise_lines(plate, layout)
         read = self._finish(lines, layout, k)
-        if not read.valid and self.config.fallback_full_ocr:
+        big_enough = h >= self.config.fallback_min_height
+        if not read.valid and self.config.fallback_full_ocr and big_enough:
             full = self._full_ocr(plate)
             if full:
                 alt = self._finish(full, layout if len(full) == 1 else PlateLayout.TWO_LINE, k)
