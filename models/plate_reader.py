@@ -47,6 +47,8 @@ class PlateReaderConfig:
     #: The slow full OCR fallback only runs on plates at least this many pixels high.
     fallback_min_height: int = 20
     threads: int = 2
+    #: Stretch contrast and sharpen each line before recognition.
+    enhance: bool = False  # measured: no gain on simulator plates
 
 
 def crop_plate(
@@ -167,6 +169,12 @@ class PlateReader:
         out = cv2.resize(
             img, (max(8, round(img.shape[1] * scale)), lh), interpolation=cv2.INTER_CUBIC
         )
+        if self.config.enhance:
+            grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
+            grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX)
+            soft = cv2.GaussianBlur(grey, (0, 0), 2.0)
+            grey = cv2.addWeighted(grey, 1.6, soft, -0.6, 0)
+            out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
         return cv2.copyMakeBorder(out, 4, 4, 8, 8, cv2.BORDER_REPLICATE)
 
     def _recognise_lines(self, plate: np.ndarray, layout: PlateLayout) -> list[tuple[str, float]]:

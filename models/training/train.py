@@ -84,7 +84,8 @@ def train(args: argparse.Namespace) -> Path:
 
     torch.set_num_threads(args.threads)
     data = make_dataset(args.data, args.train_seeds, args.val_seeds, args.frames, args.stride)
-    model = YOLO(args.model)  # a yaml: architecture only, random initial weights
+    # a yaml: architecture only, random initial weights; --init: our own earlier checkpoint
+    model = YOLO(str(args.init) if args.init else args.model)
     t0 = time.monotonic()
     model.train(
         data=str(data),
@@ -100,6 +101,8 @@ def train(args: argparse.Namespace) -> Path:
         amp=False,
         plots=False,
         mosaic=args.mosaic,
+        lr0=args.lr0,
+        warmup_epochs=0.0 if args.init else 3.0,
         close_mosaic=args.close_mosaic,
         scale=0.25,
         translate=0.1,
@@ -132,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     """Arguments shared by this script and ``ioc models train``."""
     p = argparse.ArgumentParser(prog="python -m models.training.train")
     p.add_argument("--model", default="yolov8n.yaml", help="ultralytics model yaml (no weights)")
+    p.add_argument(
+        "--init", type=Path, default=None, help="continue from this project checkpoint (.pt)"
+    )
+    p.add_argument("--lr0", type=float, default=0.01)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
     p.add_argument("--name", default="detector")
