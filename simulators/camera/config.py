@@ -87,6 +87,8 @@ class SceneConfig:
     spawn_per_s: float = 1.6
     violation_share: float = 0.15
     parking_share: float = 0.05
+    #: Share of vehicles that turn left or right into the cross street (intersection only).
+    turn_share: float = 0.0
     time_of_day: TimeOfDay | None = None  # None: drawn from the seed
     rain: bool | None = None  # None: drawn from the seed
     blur: float = 0.5  # motion blur strength 0..1

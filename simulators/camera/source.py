@@ -182,7 +182,7 @@ class CameraSimulator:
             truths.append(VehicleTruth(
                 track_id=a.track_id, cls=a.cls, box=box, plate=a.plate,
                 plate_box=plate_box, lane=a.lane, distance_m=a.d, speed_kmh=a.speed_kmh,
-                oncoming=a.oncoming, visible=vis,
+                oncoming=a.oncoming, visible=vis, turn=a.turn,
             ))  # fmt: skip
         img = draw_lights(img, lights, self.time_of_day)
         rng = np.random.default_rng([cfg.seed, t.frame + cfg.warmup_frames])

@@ -49,6 +49,8 @@ class Agent:
     park_frames: int = 0
     stopped_frames: int = 0
     crossed_stop: bool = False
+    #: -1 turns left, +1 right into the cross street, 0 goes straight on.
+    turn: int = 0
     active: dict[ViolationKind, Violation] = field(default_factory=dict)
 
     @property
@@ -176,7 +178,15 @@ class Traffic:
             intent=intent,
             park_at=park_at,
             park_frames=int(rng.uniform(8, 25) * cfg.fps) if parks else 0,
+            turn=self._pick_turn(oncoming or parks),
         )
+
+    def _pick_turn(self, never: bool) -> int:
+        cfg = self.cfg
+        # no draw at all when turning is off, so existing seeds keep their traffic
+        if cfg.turn_share <= 0 or cfg.kind is not SceneKind.INTERSECTION or never:
+            return 0
+        return self.rng.choice((-1, 1)) if self.rng.random() < cfg.turn_share else 0
 
     def _try_spawn(self) -> None:
         if self.rng.random() >= self.cfg.spawn_per_s * self.dt:
@@ -225,6 +235,11 @@ class Traffic:
         target = self._target_speed(a, signal)
         accel = max(-7.0 * self.dt, min(2.5 * self.dt, target - a.speed))
         a.speed = max(0.0, a.speed + accel)
+        turn_at = self.cfg.stop_line_m + 2.0 + self.cfg.cross_street_m / 2
+        if a.turn and a.d >= turn_at:  # in the cross street: move sideways, out of the frame
+            a.x += a.turn * max(a.speed, 3.0) * self.dt
+            a.speed = max(a.speed, 3.0)
+            return
         a.d += a.speed * self.dt
         if a.park_at is not None and a.park_frames > 0 and a.speed < 0.05 and a.d >= a.park_at - 1:
             a.park_frames -= 1
@@ -299,7 +314,11 @@ class Traffic:
             self._update_violations(a, signal)
         keep: list[Agent] = []
         for a in self.agents:
-            gone = a.d > self.cfg.far_m or a.d + a.length < self.d_min * 0.6
+            gone = (
+                a.d > self.cfg.far_m
+                or a.d + a.length < self.d_min * 0.6
+                or abs(a.x - self.cfg.camera.x_cam) > 40.0
+            )
             if gone:
                 for kind in list(a.active):
                     self._end(a, kind)

@@ -35,6 +35,8 @@ class VehicleTruth:
     speed_kmh: float
     oncoming: bool
     visible: float
+    #: -1 / +1 when it turns left / right into the cross street, 0 straight on.
+    turn: int = 0
 
 
 @dataclass(slots=True)

@@ -180,3 +180,21 @@ def test_realtime_paces_frames() -> None:
 def test_config_refuses_nonsense(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SceneConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_turning_vehicles_leave_sideways() -> None:
+    cfg = SceneConfig(seed=31, turn_share=1.0, green_s=40.0, red_s=2.0)
+    tracks: dict[int, list[tuple[float, float]]] = {}
+    with CameraSimulator(cfg) as sim:
+        for _ in range(120):
+            sim.read()
+            for v in sim.truth.vehicles:
+                if v.turn and v.distance_m >= cfg.stop_line_m + 2:
+                    tracks.setdefault(v.track_id, []).append(((v.box[0] + v.box[2]) / 2, v.turn))
+    moved = [abs(t[-1][0] - t[0][0]) for t in tracks.values() if len(t) > 3]
+    assert moved, "no turning vehicle was seen in the cross street"
+    assert max(moved) > 30
+
+
+def test_turning_off_keeps_existing_scenes() -> None:
+    assert _hashes(SceneConfig(seed=11), 3) == _hashes(SceneConfig(seed=11, turn_share=0.0), 3)
