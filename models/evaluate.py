@@ -18,6 +18,7 @@ from models.class_map import CANONICAL
 from models.detector import Detector
 from models.metrics import DetectionMetrics
 from models.plate_reader import PlateReader
+from models.two_stage import TwoStageDetector
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _check_seeds(seeds: Iterable[int]) -> list[int]:
 
 
 def evaluate_detector(
-    detector: Detector, seeds: Iterable[int], frames: int = 4, stride: int = 20
+    detector: Detector | TwoStageDetector, seeds: Iterable[int], frames: int = 4, stride: int = 20
 ) -> DetectionReport:
     """mAP of ``detector`` (canonical classes) on frames of the given simulator seeds."""
     from simulators.camera.export import sample_frames, scene_for_seed

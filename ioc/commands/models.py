@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("--plate-width", type=int, default=1280, help="frame width for plate reading")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--coco", action="store_true", help="the model has COCO classes: map them")
+    v.add_argument(
+        "--plate-model", type=Path, default=None, help="second-stage plate ONNX (default: shipped)"
+    )
+    v.add_argument(
+        "--single-stage", action="store_true", help="plates from the full-frame model only"
+    )
     v.add_argument("--skip-plates", action="store_true")
     v.add_argument("--skip-detector", action="store_true")
     v.set_defaults(func=run_eval)
@@ -81,7 +87,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Print the metrics tables."""
-    from models import SHIPPED_DETECTOR
+    from models import SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR
     from models.class_map import COCO_CLASS_MAP
     from models.detector import Detector, DetectorConfig
     from models.errors import ModelError
@@ -92,6 +98,7 @@ def run_eval(args: argparse.Namespace) -> int:
         format_plates,
     )
     from models.plate_reader import PlateReader
+    from models.two_stage import TwoStageConfig, TwoStageDetector
     from simulators.camera.export import parse_seeds
 
     if not args.skip_detector:
@@ -102,13 +109,25 @@ def run_eval(args: argparse.Namespace) -> int:
             threads=args.threads,
             class_map=COCO_CLASS_MAP if args.coco else None,
         )
+        plate_cfg = DetectorConfig(
+            model=args.plate_model or SHIPPED_PLATE_DETECTOR,
+            imgsz=128,
+            conf=0.01,
+            threads=args.threads,
+        )
         try:
-            detector = Detector(cfg).load()
+            if args.single_stage or args.coco:
+                detector: Detector | TwoStageDetector = Detector(cfg).load()
+            else:
+                detector = TwoStageDetector(TwoStageConfig(cfg, plate_cfg)).load()
         except ModelError as exc:
             logger.error("%s", exc)
             return 1
         report = evaluate_detector(detector, parse_seeds(args.seeds), frames=args.frames)
-        print(f"\nDetector {cfg.model.name} on seeds {args.seeds} ({args.frames} frames each)")
+        stages = cfg.model.name if isinstance(detector, Detector) else (
+            f"{cfg.model.name} + {plate_cfg.model.name} on vehicle crops"
+        )  # fmt: skip
+        print(f"\nDetector {stages} on seeds {args.seeds} ({args.frames} frames each)")
         print(format_detection(report))
     if not args.skip_plates:
         reader = PlateReader().load()

@@ -63,15 +63,24 @@ def prepare_offline(threads: int = 2) -> None:
     ultralytics.utils.torch_utils.NUM_THREADS = threads
 
 
-def make_dataset(out: Path, train_seeds: str, val_seeds: str, frames: int, stride: int) -> Path:
-    """Generate the YOLO dataset from simulator seeds (skipped when already there)."""
+def make_dataset(
+    out: Path, train_seeds: str, val_seeds: str, frames: int, stride: int, kind: str = "frames"
+) -> Path:
+    """Generate the YOLO dataset from simulator seeds (skipped when already there).
+
+    ``kind``: "frames" (whole scenes, 5 classes) or "plate-crops" (vehicle crops, plates).
+    """
+    from models.training.plate_crops import export_plate_crops
     from simulators.camera.export import export_yolo, parse_seeds
 
     if (out / "data.yaml").exists():
         logger.info("dataset already at %s", out)
         return out / "data.yaml"
     splits = {"train": parse_seeds(train_seeds), "val": parse_seeds(val_seeds)}
-    counts = export_yolo(out, splits, frames=frames, stride=stride)
+    if kind == "plate-crops":
+        counts = export_plate_crops(out, splits, frames=frames, stride=stride)
+    else:
+        counts = export_yolo(out, splits, frames=frames, stride=stride)
     logger.info("dataset: %s", counts)
     return out / "data.yaml"
 
@@ -83,7 +92,9 @@ def train(args: argparse.Namespace) -> Path:
     from ultralytics import YOLO
 
     torch.set_num_threads(args.threads)
-    data = make_dataset(args.data, args.train_seeds, args.val_seeds, args.frames, args.stride)
+    data = make_dataset(
+        args.data, args.train_seeds, args.val_seeds, args.frames, args.stride, args.dataset
+    )
     # a yaml: architecture only, random initial weights; --init: our own earlier checkpoint
     model = YOLO(str(args.init) if args.init else args.model)
     t0 = time.monotonic()
@@ -140,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lr0", type=float, default=0.01)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--dataset", choices=("frames", "plate-crops"), default="frames")
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
     p.add_argument("--name", default="detector")
     p.add_argument("--train-seeds", default="1000-1149")

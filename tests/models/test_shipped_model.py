@@ -1,0 +1,80 @@
+"""The shipped ONNX detector loads and finds vehicles and plates in fresh simulator frames.
+
+Seeds here are outside the training (1000-1149, 8000-8019) and evaluation (9000-9039)
+ranges. A detector at chance would match next to nothing at IoU 0.5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR
+from models.class_map import CANONICAL
+from models.detections import box_iou
+from models.detector import Detector, DetectorConfig
+from models.two_stage import TwoStageConfig, TwoStageDetector
+from simulators.camera.export import sample_frames, scene_for_seed
+
+SEEDS = (9990, 9991, 9992)
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    out = []
+    for seed in SEEDS:
+        for _, frame, truth in sample_frames(scene_for_seed(seed), frames=2, stride=25):
+            boxes = truth.boxes()
+            gt = np.array([b for _, b in boxes], np.float32).reshape(-1, 4)
+            out.append((frame, gt, np.array([c for c, _ in boxes], np.int64)))
+    return out
+
+
+def _match(pred_xyxy: np.ndarray, gt: np.ndarray) -> int:
+    """Ground-truth boxes matched one-to-one by a prediction at IoU >= 0.5."""
+    if len(pred_xyxy) == 0 or len(gt) == 0:
+        return 0
+    iou = box_iou(pred_xyxy, gt)
+    matched = 0
+    while iou.size and iou.max() >= 0.5:
+        i, j = np.unravel_index(np.argmax(iou), iou.shape)
+        matched += 1
+        iou[i, :] = 0
+        iou[:, j] = 0
+    return matched
+
+
+@pytest.mark.parametrize("path", [SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR])
+def test_shipped_models_are_there_and_small(path: Path) -> None:
+    assert path.is_file()
+    assert path.stat().st_size < 20e6
+
+
+def test_full_frame_model_input_and_classes() -> None:
+    det = Detector().load()
+    assert det.input_size == (320, 320)
+
+
+def test_shipped_model_finds_vehicles_and_plates(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> None:
+    det = TwoStageDetector(TwoStageConfig(vehicles=DetectorConfig(conf=0.35))).load()
+    stats = {name: [0, 0, 0] for name in ("vehicle", "plate")}  # matched, truths, predictions
+    for frame, gt, cls in frames:
+        pred = det.detect(frame)
+        assert set(pred.class_id.tolist()) <= set(range(len(CANONICAL)))
+        for name, is_plate in (("vehicle", False), ("plate", True)):
+            p = pred.xyxy[(pred.class_id == 4) == is_plate]
+            g = gt[(cls == 4) == is_plate]
+            stats[name][0] += _match(p, g)
+            stats[name][1] += len(g)
+            stats[name][2] += len(p)
+    v_matched, v_truth, v_pred = stats["vehicle"]
+    assert v_truth > 20
+    assert v_matched / v_truth > 0.7, stats  # recall
+    assert v_matched / max(v_pred, 1) > 0.7, stats  # precision
+    p_matched, p_truth, _ = stats["plate"]
+    assert p_truth > 10
+    assert p_matched / p_truth > 0.7, stats
