@@ -4,7 +4,8 @@
 
 Baseline: the bare onnxruntime session on a ready-made input tensor (no
 pre- or post-processing). Then the full ``Detector.detect`` (letterbox,
-inference, decoding, NMS, class map) on simulator frames, with each backend.
+inference, decoding, NMS, class map) on simulator frames, with each backend,
+and the two-stage pipeline (plus the 128 px plate detector on each vehicle crop).
 The ratio to the baseline travels between machines better than milliseconds do.
 Target (issue 4): <= 20 ms per frame at 320 px on 2 threads.
 """
@@ -24,6 +25,7 @@ import numpy as np
 
 from models import SHIPPED_DETECTOR
 from models.detector import Detector, DetectorConfig
+from models.two_stage import TwoStageConfig, TwoStageDetector
 from simulators.camera import CameraSimulator, SceneConfig
 
 
@@ -77,6 +79,17 @@ def main() -> int:
                 *timed(lambda d=det, i=i: d.detect(frames[next(i) % len(frames)]), args.repeat),
             )
         )
+
+    two = TwoStageDetector(
+        TwoStageConfig(vehicles=DetectorConfig(model=args.model, threads=args.threads))
+    ).load()
+    j = iter(range(10**9))
+    rows.append(
+        (
+            "TwoStageDetector (+ plates/crop)",
+            *timed(lambda: two.detect(frames[next(j) % len(frames)]), args.repeat),
+        )
+    )
 
     base = rows[0][1]
     print(f"model {args.model.name}, input {shape}, {args.threads} threads, {args.repeat} runs")

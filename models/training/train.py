@@ -95,8 +95,7 @@ def train(args: argparse.Namespace) -> Path:
     data = make_dataset(
         args.data, args.train_seeds, args.val_seeds, args.frames, args.stride, args.dataset
     )
-    # a yaml: architecture only, random initial weights; --init: our own earlier checkpoint
-    model = YOLO(str(args.init) if args.init else args.model)
+    model = YOLO(args.model)  # a yaml: architecture only, random initial weights
     t0 = time.monotonic()
     model.train(
         data=str(data),
@@ -108,7 +107,8 @@ def train(args: argparse.Namespace) -> Path:
         project=str(args.runs),
         name=args.name,
         exist_ok=True,
-        pretrained=False,
+        # False: random initial weights; --init: weights of this project's own earlier run
+        pretrained=str(args.init) if args.init else False,
         amp=False,
         plots=False,
         mosaic=args.mosaic,
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m models.training.train")
     p.add_argument("--model", default="yolov8n.yaml", help="ultralytics model yaml (no weights)")
     p.add_argument(
-        "--init", type=Path, default=None, help="continue from this project checkpoint (.pt)"
+        "--init", type=Path, default=None, help="start from this project checkpoint (.pt)"
     )
     p.add_argument("--lr0", type=float, default=0.01)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
