@@ -29,9 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     t = msub.add_parser(
         "train",
         help="generate simulator data, train the detector (ultralytics, offline), export ONNX",
-        description="Arguments after 'train' go to models.training.train (see --help there).",
+        description="Arguments after '--' go to models.training.train, e.g. "
+        "'ioc models train -- --hours 0.7 --imgsz 320' (see 'ioc models train -- --help').",
     )
-    t.add_argument("train_args", nargs=argparse.REMAINDER, help="e.g. --hours 0.7 --imgsz 320")
+    t.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then training arguments")
     t.set_defaults(func=run_train)
 
     e = msub.add_parser("export", help="export an ultralytics checkpoint (.pt) to ONNX")
@@ -67,7 +68,10 @@ def run_train(args: argparse.Namespace) -> int:
         logger.error("%s (%s)", _TRAIN_HINT, exc)
         return 2
     try:
-        return main(args.train_args)
+        forwarded = list(args.train_args)
+        if forwarded[:1] == ["--"]:
+            forwarded = forwarded[1:]
+        return main(forwarded)
     except ModuleNotFoundError as exc:
         logger.error("%s (missing: %s)", _TRAIN_HINT, exc.name)
         return 2
