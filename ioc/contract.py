@@ -375,19 +375,23 @@ class Topics:
         return f"{cls.root}/{cls._check('site', site)}/{cls._check('device', device)}/config"
 
     @classmethod
+    def _service(cls, site: str, family: str, name: str) -> str:
+        return f"{cls.root}/{cls._check('site', site)}/{family}/{name}"
+
+    @classmethod
     def alerts(cls, site: str, category: str = "#") -> str:
         """Topic (or with ``#`` the filter) of the alerts of a site."""
-        return f"{cls.root}/{cls._check('site', site)}/alerts/{category}"
+        return cls._service(site, "alerts", category)
 
     @classmethod
     def aggregates(cls, site: str, measure: str = "#") -> str:
         """Topic (or with ``#`` the filter) of the aggregates of a site."""
-        return f"{cls.root}/{cls._check('site', site)}/aggregates/{measure}"
+        return cls._service(site, "aggregates", measure)
 
     @classmethod
     def deadletter(cls, site: str, step: str = "#") -> str:
         """Topic (or with ``#`` the filter) of the dead letters of a site."""
-        return f"{cls.root}/{cls._check('site', site)}/deadletter/{step}"
+        return cls._service(site, "deadletter", step)
 
     @classmethod
     def device_filter(cls, kind: str, site: str = "+") -> str:

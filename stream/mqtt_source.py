@@ -44,8 +44,6 @@ class _MqttPartition(StatelessSourcePartition[MqttMessage]):
     def __init__(self, source: MqttSource, worker_index: int) -> None:
         self._source = source
         self._queue: deque[MqttMessage] = deque()
-        self._subscribed = threading.Event()
-        self._mid_pending: set[int] = set()
         client_id = f"{source.client_id}-w{worker_index}"
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
@@ -70,17 +68,13 @@ class _MqttPartition(StatelessSourcePartition[MqttMessage]):
             return
         logger.info("mqtt source: connected to %s:%s, subscribing %s",
                     self._source.host, self._source.port, self._filters())
-        result, mid = client.subscribe([(f, self._source.qos) for f in self._filters()])
-        if result == mqtt.MQTT_ERR_SUCCESS:
-            self._mid_pending.add(mid)
+        client.subscribe([(f, self._source.qos) for f in self._filters()])
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
         failed = [r for r in reasons if r.is_failure]
         if failed:
             logger.error("mqtt source: subscription refused: %s", failed)
             return
-        self._mid_pending.discard(mid)
-        self._subscribed.set()
         ready = self._source.ready
         if ready is not None:
             ready.set()

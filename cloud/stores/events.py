@@ -6,13 +6,12 @@ The default is one SQLite file. Every event is stored once by its stable ``id``
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from cloud.stores.sqlite import ThreadLocalSqlite
 from ioc.contract import KIND_OF, Alert, AnyEvent, DecodeError, Event, decode_any, encode
 
 
@@ -34,26 +33,16 @@ class SqliteEventStore:
     """Events in one SQLite file, keyed by their id."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS events ("
-                " id TEXT PRIMARY KEY, kind TEXT NOT NULL, site TEXT NOT NULL,"
-                " device TEXT NOT NULL, ts_ns INTEGER NOT NULL, subject TEXT,"
-                " stored_seq INTEGER NOT NULL, body BLOB NOT NULL)"
-            )
-            conn.execute("CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts_ns)")
-            conn.execute("CREATE INDEX IF NOT EXISTS events_subject ON events (subject)")
-            self._local.conn = conn
-        return conn
+        self._db = ThreadLocalSqlite(path, [
+            "CREATE TABLE IF NOT EXISTS events ("
+            " id TEXT PRIMARY KEY, kind TEXT NOT NULL, site TEXT NOT NULL,"
+            " device TEXT NOT NULL, ts_ns INTEGER NOT NULL, subject TEXT,"
+            " stored_seq INTEGER NOT NULL, body BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts_ns)",
+            "CREATE INDEX IF NOT EXISTS events_subject ON events (subject)",
+        ])
+        self.path = self._db.path
+        self._conn = self._db.conn
 
     def put(self, events: Sequence[Event]) -> int:
         """Insert events not seen before, in one transaction; return how many were new."""
@@ -102,7 +91,4 @@ class SqliteEventStore:
 
     def close(self) -> None:
         """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()

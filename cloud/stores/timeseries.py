@@ -8,13 +8,13 @@ one point with the last fields, so replays after a crash change nothing.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from cloud.stores.sqlite import ThreadLocalSqlite
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +60,13 @@ class SqliteTimeSeriesStore:
     """The embedded default: one SQLite file, safe for several writer threads or processes."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS points ("
-                " measurement TEXT NOT NULL, series TEXT NOT NULL, ts_ns INTEGER NOT NULL,"
-                " fields TEXT NOT NULL, PRIMARY KEY (measurement, series, ts_ns)) WITHOUT ROWID"
-            )
-            self._local.conn = conn
-        return conn
+        self._db = ThreadLocalSqlite(path, [
+            "CREATE TABLE IF NOT EXISTS points ("
+            " measurement TEXT NOT NULL, series TEXT NOT NULL, ts_ns INTEGER NOT NULL,"
+            " fields TEXT NOT NULL, PRIMARY KEY (measurement, series, ts_ns)) WITHOUT ROWID",
+        ])
+        self.path = self._db.path
+        self._conn = self._db.conn
 
     def write(self, points: Sequence[Point]) -> None:
         """Upsert points in one transaction."""
@@ -142,7 +132,4 @@ class SqliteTimeSeriesStore:
 
     def close(self) -> None:
         """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()

@@ -10,7 +10,7 @@ keyframe takes the keyframe's value exactly (so a peak of 4.50 m is read as 4.50
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -135,7 +135,3 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             f"no scenario {name_or_path!r}: not a file, and not one of {sorted(shipped)}")
     return load_yaml_model(Scenario, path)
 
-
-def iso(ts: datetime) -> str:
-    """Local ISO time of a scenario timestamp, for messages."""
-    return ts.isoformat(timespec="minutes")

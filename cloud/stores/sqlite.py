@@ -1,0 +1,37 @@
+"""One SQLite file shared by threads: a connection per thread, WAL, schema made on first use."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class ThreadLocalSqlite:
+    """Opens the file lazily (no I/O in constructors), once per thread, with ``schema`` applied."""
+
+    def __init__(self, path: Path | str, schema: Sequence[str]) -> None:
+        self.path = Path(path)
+        self._schema = tuple(schema)
+        self._local = threading.local()
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; callers open their own transactions)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in self._schema:
+                conn.execute(statement)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
