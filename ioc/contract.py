@@ -263,6 +263,11 @@ class Alert(Event, tag="alert", kw_only=True):
     since: UtcTime
     reading_id: EventId | None = None
     description: Text = ""
+    #: who acts on it: flood/environment operators, police (watchlist hits), traffic officers
+    audience: Literal["operator", "police", "traffic", "technician"] = "operator"
+    #: watchlist hits: the plate on the watchlist and how many characters the read differed
+    plate: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    match_distance: Annotated[int, msgspec.Meta(ge=0, le=8)] | None = None
 
 
 class Aggregate(Event, tag="aggregate", kw_only=True):
@@ -274,6 +279,9 @@ class Aggregate(Event, tag="aggregate", kw_only=True):
     value: float
     unit: str
     samples: Annotated[int, msgspec.Meta(ge=0)] = 0
+    #: extra series dimensions (lane, vehicle class, violation type, pollutant, band)
+    labels: dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+                 Annotated[str, msgspec.Meta(max_length=64)]] = {}
 
 
 class DeadLetter(Event, tag="deadletter", kw_only=True):

@@ -8,6 +8,9 @@ need_apt=()
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   need_apt+=(mosquitto)
 fi
+if ! command -v victoria-metrics >/dev/null 2>&1; then
+  need_apt+=(victoria-metrics)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: apt-get install ${need_apt[*]}"

@@ -28,7 +28,8 @@ def to_point(event: SensorReading | Aggregate) -> Point:
         )
     return Point(
         event.measure,
-        {"site": event.site, "station": event.station, "window": f"{event.window_s}s"},
+        {**event.labels, "site": event.site, "station": event.station,
+         "window": f"{event.window_s}s"},
         {"value": event.value, "samples": event.samples},
         event.ts,
     )
