@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from edge.disk_queue import DiskQueue, FullPolicy
 from edge.publisher import BrokerAddress
 from ioc.config import StrictModel, load_yaml_model
 
@@ -38,6 +39,24 @@ class BrokerConfig(StrictModel):
         return BrokerAddress(self.host, self.port, self.username, password, self.keepalive_s)
 
 
+class QueueConfig(StrictModel):
+    """The on-disk store-and-forward queue: where, how big, and what happens when full."""
+
+    path: Path
+    max_messages: int = Field(default=100_000, ge=1, le=100_000_000)
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    #: drop_oldest: the oldest queued events make room; drop_newest: new events are refused
+    full_policy: FullPolicy = FullPolicy.DROP_OLDEST
+    #: NORMAL survives a crash of the agent; FULL also a power cut (an fsync per event)
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+    def build(self, base: Path | None = None) -> DiskQueue:
+        """The queue (not yet opened); a relative path is taken from ``base``."""
+        path = self.path if self.path.is_absolute() or base is None else base / self.path
+        return DiskQueue(path, max_messages=self.max_messages, max_bytes=self.max_bytes,
+                         policy=self.full_policy, synchronous=self.synchronous)
+
+
 class ScenarioDriverConfig(StrictModel):
     """A simulated gauge playing a scenario (shipped name or file path)."""
 
@@ -60,6 +79,8 @@ class SensorGatewayConfig(StrictModel):
     driver: DriverConfig
     poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
     heartbeat_s: float = Field(default=30.0, ge=1, le=86400)
+    #: None: events wait in memory while the broker is away (bounded, counted when full)
+    queue: QueueConfig | None = None
 
 
 def load_sensor_config(path: Path | str) -> SensorGatewayConfig:
