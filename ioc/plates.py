@@ -261,6 +261,20 @@ def one_confusion_apart(a: str, b: str) -> bool:
     return confusion_distance(a, b) == 1
 
 
+def confusion_variants(plate: str) -> set[str]:
+    """Every plate one OCR confusion away from ``plate`` (normalised; ``plate`` excluded).
+
+    A watchlist indexes these so that a read with one confused character finds its
+    entry by a dictionary lookup instead of a scan."""
+    p = normalise(plate)
+    out: set[str] = set()
+    for i, ch in enumerate(p):
+        for cls in CONFUSION_CLASSES:
+            if ch in cls:
+                out.update(p[:i] + other + p[i + 1:] for other in cls if other != ch)
+    return out
+
+
 # --- generation for simulators ---------------------------------------------------------
 
 

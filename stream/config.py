@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -76,11 +76,63 @@ class StoreConfig(StrictModel):
     events_path: Path = Path("var/events.sqlite")
 
 
+class IngestConfig(StrictModel):
+    """What the decode step accepts beyond the contract: event times that make sense."""
+
+    max_future_s: int = Field(default=600, ge=0, le=86400 * 7)
+    oldest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+
+    @field_validator("oldest")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError(f"oldest must carry a time zone, got {v.isoformat()}")
+        return v
+
+
+class RecoveryConfig(StrictModel):
+    """Bytewax recovery: where snapshots and the input log live, and how often epochs close.
+
+    ``dir`` None turns recovery off (the MQTT input then acknowledges on receipt)."""
+
+    dir: Path | None = None
+    epoch_interval_s: float = Field(default=1.0, gt=0, le=600)
+    backup_interval_s: float = Field(default=0.0, ge=0, le=86400)
+
+
+class WatchlistConfig(StrictModel):
+    """How plate reads are matched against the police watchlist in the event store."""
+
+    enabled: bool = True
+    refresh_s: float = Field(default=1.0, gt=0, le=3600)
+    max_distance: int = Field(default=1, ge=0, le=1)
+
+
+class InfluxConfig(StrictModel):
+    """An InfluxDB v2 write API server (InfluxDB, or any server speaking its protocol).
+
+    The token is read from the environment variable named by ``token_env``, never from
+    the file."""
+
+    url: str = Field(pattern=r"^https?://")
+    org: str = "ioc"
+    bucket: str = "ioc"
+    token_env: str | None = "IOC_INFLUX_TOKEN"
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    flush_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+
+
 class StreamConfig(StrictModel):
     """Everything the dataflow needs."""
 
     site: Slug = "hue"
     mqtt: MqttConfig = MqttConfig()
+    partitions: int = Field(default=1, ge=1, le=256)
+    ingest: IngestConfig = IngestConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
+    watchlist: WatchlistConfig = WatchlistConfig()
+    influx: InfluxConfig | None = None
     stations: dict[Slug, StationConfig] = Field(default_factory=dict)
     rain: RainConfig = RainConfig()
     rise_window_min: int = Field(default=60, ge=5, le=1440)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
+from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from cloud.stores.events import SqliteEventStore
@@ -28,22 +31,56 @@ def embedded_io(config: StreamConfig, *, share_group: str | None = None) -> Flow
     )
 
 
+def recovery_config(config: StreamConfig) -> RecoveryConfig | None:
+    """Bytewax's recovery config for ``config``, creating the partitions on first use.
+
+    Recovery partitions are made once, as many as the source has partitions (at least
+    one); the input logs live beside them (``<dir>/input``)."""
+    rc = config.recovery
+    if rc.dir is None:
+        return None
+    db_dir = Path(rc.dir) / "bytewax"
+    if not any(db_dir.glob("part-*.sqlite3")):
+        db_dir.mkdir(parents=True, exist_ok=True)
+        init_db_dir(db_dir, config.partitions)
+        logger.info("recovery: created %d partitions in %s", config.partitions, db_dir)
+    return RecoveryConfig(db_dir, backup_interval=timedelta(seconds=rc.backup_interval_s))
+
+
+def run_flow(config: StreamConfig, io: FlowIO, *, workers: int = 1, process_id: int | None = None,
+             addresses: list[str] | None = None) -> None:
+    """Run the dataflow in this thread until its source ends (one process of a cluster
+    when ``addresses`` is given)."""
+    cli_main(
+        build_flow(config, io),
+        workers_per_process=workers,
+        process_id=process_id,
+        addresses=addresses,
+        epoch_interval=timedelta(seconds=config.recovery.epoch_interval_s),
+        recovery_config=recovery_config(config),
+    )
+
+
 class StreamRunner:
     """The dataflow in a background thread: ``start()`` waits for the subscription,
     ``stop()`` lets the flow drain what it received, flush its sinks and end."""
 
-    def __init__(self, config: StreamConfig, io: FlowIO, *, workers: int = 1) -> None:
+    def __init__(self, config: StreamConfig, io: FlowIO, *, workers: int = 1,
+                 process_id: int | None = None, addresses: list[str] | None = None) -> None:
         if io.ready is None or io.stop is None:
             raise ValueError("StreamRunner needs FlowIO with ready and stop events")
         self.config = config
         self.io = io
         self.workers = workers
+        self.process_id = process_id
+        self.addresses = addresses
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
         try:
-            cli_main(build_flow(self.config, self.io), workers_per_process=self.workers)
+            run_flow(self.config, self.io, workers=self.workers, process_id=self.process_id,
+                     addresses=self.addresses)
         except BaseException as exc:  # reported by start()/stop() in the calling thread
             self.error = exc
             logger.exception("dataflow failed")
@@ -70,10 +107,12 @@ class StreamRunner:
             raise RuntimeError(f"dataflow failed: {self.error}") from self.error
 
 
-def run_foreground(config: StreamConfig, *, workers: int = 1) -> int:
+def run_foreground(config: StreamConfig, *, workers: int = 1, process_id: int | None = None,
+                   addresses: list[str] | None = None) -> int:
     """Run the flow until SIGINT or SIGTERM, then drain and exit."""
     io = embedded_io(config)
-    runner = StreamRunner(config, io, workers=workers)
+    runner = StreamRunner(config, io, workers=workers, process_id=process_id,
+                          addresses=addresses)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         logger.warning("signal %s: draining and stopping", signum)
@@ -83,10 +122,12 @@ def run_foreground(config: StreamConfig, *, workers: int = 1) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     runner.start()
-    logger.warning("stream running: mqtt %s:%s, site %s, %d worker(s)",
-                   config.mqtt.host, config.mqtt.port, config.site, workers)
+    logger.warning("stream running: mqtt %s:%s, site %s, %d worker(s), process %s of %s,"
+                   " recovery %s", config.mqtt.host, config.mqtt.port, config.site, workers,
+                   process_id, len(addresses) if addresses else 1, config.recovery.dir)
     assert io.stop is not None
-    while not io.stop.wait(0.5):
-        pass
+    while not io.stop.wait(10):
+        logger.info("stream counters: %s", io.counters.snapshot())
     runner.stop()
+    logger.warning("stream stopped; counters: %s", io.counters.snapshot())
     return 0

@@ -14,6 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--mqtt-host", default=None, help="override mqtt.host")
     r.add_argument("--mqtt-port", type=int, default=None, help="override mqtt.port")
     r.add_argument("-w", "--workers", type=int, default=1, help="worker threads (default 1)")
+    r.add_argument("-i", "--process-id", type=int, default=None,
+                   help="this process's index in a cluster (with -a)")
+    r.add_argument("-a", "--addresses", default=None,
+                   help="cluster: every process's host:port, separated by ';'")
+    r.add_argument("--partitions", type=int, default=None,
+                   help="override partitions (MQTT source partitions, spread over workers)")
+    r.add_argument("--recovery-dir", type=Path, default=None,
+                   help="override recovery.dir: turn on Bytewax recovery and the input log")
     r.set_defaults(func=run)
     c = verbs.add_parser("check-config", help="validate a stream config file")
     c.add_argument("config", type=Path)
@@ -50,4 +58,14 @@ def run(args: argparse.Namespace) -> int:
     mqtt = {k: v for k, v in (("host", args.mqtt_host), ("port", args.mqtt_port)) if v}
     if mqtt:
         config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update=mqtt)})
-    return run_foreground(config, workers=args.workers)
+    if args.partitions:
+        config = config.model_copy(update={"partitions": args.partitions})
+    if args.recovery_dir:
+        config = config.model_copy(
+            update={"recovery": config.recovery.model_copy(update={"dir": args.recovery_dir})})
+    addresses = args.addresses.split(";") if args.addresses else None
+    if (addresses is None) != (args.process_id is None):
+        print("stream run: -a/--addresses and -i/--process-id go together")
+        return 2
+    return run_foreground(config, workers=args.workers, process_id=args.process_id,
+                          addresses=addresses)
