@@ -90,7 +90,8 @@ class SeriesAlarm:
     """Alarm state of one series under the rules that watch it (picklable)."""
 
     tracks: tuple[_Track, ...]
-    series: str = ""  # labels and window, for ids and descriptions ("" for a plain reading)
+    series: str = ""  # window and labels, for ids ("" for a plain reading)
+    labels: str = ""  # labels, for descriptions
     tz: timezone | None = None  # for times in descriptions
     last_ts: datetime | None = None
     site: str = ""
@@ -106,14 +107,13 @@ class SeriesAlarm:
         found = rules.rules_for(measure, station, window_s, labels)
         if not found:
             return None
-        parts = [f"{k}={v}" for k, v in sorted((labels or {}).items())]
-        if window_s:
-            parts.insert(0, f"{window_s}s")
+        named = [f"{k}={v}" for k, v in sorted((labels or {}).items())]
+        parts = [f"{window_s}s", *named] if window_s else named
         tracks = tuple(
             _Track(r, run_start=[None] * len(r.levels) if r.min_duration else None,
                    due=[None] * len(r.levels) if r.min_duration else None)
             for r in found)
-        return cls(tracks, ",".join(parts), rules.tz)
+        return cls(tracks, ",".join(parts), " ".join(named), rules.tz)
 
     def update(self, ts: datetime, value: float, *, site: str, station: str, device: str,
                source_id: str | None, location: str = "",
@@ -197,7 +197,7 @@ class SeriesAlarm:
 
     def _where(self) -> str:
         name = self.location or self.station
-        return f"{name} [{self.series}]" if self.series else name
+        return f"{name} [{self.labels}]" if self.labels else name
 
     def _fmt(self, rule: Rule, x: float) -> str:
         unit = f" {rule.unit}" if rule.unit else ""

@@ -121,7 +121,7 @@ class RuleSpec(StrictModel):
     subcategory: Slug
     unit: str = Field(max_length=16)
     what: str = Field(default="", max_length=64)  # the value's noun in descriptions
-    level_word: str = Field(default="level", max_length=32)  # "alarm level" III
+    level_word: str = Field(default="", max_length=32)  # "alarm level" III
     audience: Audience = "operator"
     decimals: int = Field(default=2, ge=0, le=6)
     levels: list[LevelSpec] = Field(min_length=1, max_length=10)

@@ -50,6 +50,7 @@ rules:
     subcategory: flood
     unit: m
     what: water
+    level_word: level
     levels:
       - {level: 1, name: "I", severity: medium, at_least: 1.0}
     deadband: 0.1
@@ -233,6 +234,8 @@ def test_replay_gives_identical_alerts_and_old_readings_change_nothing(rules: Ru
     assert feed(alarm, values) == []  # the same readings again: all at or before the last
     assert alarm.update(T0 + 2 * STEP, 3.9, site="hue", station="kimlong", device="d",
                         source_id="late") == []  # out of order: ignored
+    assert alarm.update(T0 + (len(values) - 1) * STEP, 3.9, site="hue", station="kimlong",
+                        device="d", source_id="again") == []  # the last instant again
     assert alarm.update(T0 + len(values) * STEP, 0.5, site="hue", station="kimlong",
                         device="d", source_id="next")[0].alert_id == once[-1].alert_id
 
@@ -281,7 +284,7 @@ def test_labels_and_windows_are_separate_series(rules: RuleSet) -> None:
     assert [(a.status.value, a.audience, a.category) for a in out] == [
         ("raised", "traffic", "traffic")] * 2
     assert len({a.alert_id for a in out}) == 2
-    assert "[60s,direction=north,lane=1]" in out[0].description
+    assert out[0].description.startswith("Lê Lợi [direction=north lane=1]: 0.80 reached")
     assert len(state.series) == 3
     rain = Aggregate(id="rain", site="hue", device="g", ts=T0, station="aluoi",
                      measure="rain_total", window_s=3600, value=300.0, unit="mm")
@@ -392,3 +395,40 @@ def test_random_sequences_match_flood_alarm(seed: int) -> None:
     new = _engine_alerts(rules, station, samples)
     assert len(old) >= 4  # the walk did cross levels
     _same(old, new)
+
+
+@pytest.mark.parametrize(
+    ("measure", "window_s", "labels", "values", "expected", "first_text"),
+    [
+        ("rain_total", 86400, {}, [40.0, 51.0, 100.0, 100.4, 90.0, 45.0],
+         [("raised", 1, "medium"), ("escalated", 2, "high"), ("deescalated", 1, "medium"),
+          ("cleared", 0, "informational")],
+         "Huế city: 24 h rain 51.0 mm reached heavy rain (51.0 mm), +0.0 mm"),
+        ("rain_total", 43200, {}, [25.0, 25.5, 60.0],
+         [("raised", 1, "medium"), ("escalated", 2, "high")],
+         "Huế city: 12 h rain 25.5 mm reached heavy rain (25.0 mm), +0.5 mm"),
+        ("rain_total", 10800, {}, [100.0, 120.0], [("raised", 1, "high")],
+         "Huế city: 3 h rain 120.0 mm reached intense rain (100.0 mm), +20.0 mm"),
+        ("vn_aqi_hourly", 3600, {}, [100.0, 101.0, 160.0, 350.0, 290.0, 95.0],
+         [("raised", 3, "low"), ("escalated", 4, "medium"), ("escalated", 6, "critical"),
+          ("deescalated", 5, "high"), ("cleared", 0, "informational")],
+         "Huế city: VN_AQI 101 reached poor (101), +0"),
+        # three minutes in a row before a jam counts (readings every 10 min here)
+        ("congestion_index", 60, {"lane": "2"}, [0.95, 0.95, 0.3],
+         [("raised", 3, "high"), ("cleared", 0, "informational")],
+         "Huế city [lane=2]: congestion index 0.95 reached jammed (0.90), +0.05"),
+        ("rate_of_rise", 3600, {}, [0.35, 0.35, 0.35, 0.35, 0.7, 0.7, 0.7, 0.7, 0.15],
+         [("raised", 1, "medium"), ("escalated", 2, "high"), ("cleared", 0, "informational")],
+         "Huế city: water rising at 0.35 m/h reached fast rise (0.30 m/h), +0.05 m/h"),
+    ],
+)
+def test_shipped_rules_behave(measure: str, window_s: int, labels: dict[str, str],
+                              values: list[float], expected: list[tuple[str, int, str]],
+                              first_text: str) -> None:
+    alarm = alarm_of(load_rules(), "hue-city", measure, window_s, labels)
+    out: list[Alert] = []
+    for i, v in enumerate(values):
+        out += alarm.update(T0 + i * STEP, v, site="hue", station="hue-city",
+                            device="rain-hue-01", source_id=f"a{i}", location="Huế city")
+    assert [(a.status.value, a.level, a.severity.value) for a in out] == expected
+    assert out[0].description == first_text
