@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -48,14 +47,15 @@ DEFAULT_PCU: Final[dict[str, float]] = {"motorbike": 0.3, "car": 1.0, "bus": 2.5
 
 
 def _ms(td: timedelta) -> int:
-    return td // timedelta(milliseconds=1)
+    """Whole milliseconds of a duration (attribute arithmetic: 10x faster than ``//``)."""
+    return (td.days * 86_400 + td.seconds) * 1000 + td.microseconds // 1000
 
 
 def _dt(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrafficUpdate:
     """What one event produced: aggregates, and whether it was late, repeated or refused."""
 
@@ -94,8 +94,16 @@ class CameraTraffic:
     open_minutes: list[int] = field(default_factory=list)  # heap of window ends not closed
     open_hours: list[int] = field(default_factory=list)
     max_seen: int | None = None  # ms
+    _window_ms: int = field(init=False, default=0, repr=False)
+    _lateness_ms: int = field(init=False, default=0, repr=False)
+    _correction_ms: int = field(init=False, default=0, repr=False)
+    _violation_correction_ms: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
+        self._window_ms = _ms(self.window)
+        self._lateness_ms = _ms(self.lateness)
+        self._correction_ms = _ms(self.correction)
+        self._violation_correction_ms = _ms(self.violation_correction)
         where = f"camera {self.camera}"
         if not timedelta(0) < self.window <= timedelta(hours=1) or _HOUR % _ms(self.window):
             raise ValueError(f"{where}: window {self.window} must divide one hour")
@@ -113,7 +121,7 @@ class CameraTraffic:
 
     def watermark(self) -> int | None:
         """Event time (ms) up to which windows are complete."""
-        return None if self.max_seen is None else self.max_seen - _ms(self.lateness)
+        return None if self.max_seen is None else self.max_seen - self._lateness_ms
 
     # ----------------------------------------------------------------- input
     def add(self, event: VehicleTrack | Violation) -> TrafficUpdate:
@@ -135,19 +143,18 @@ class CameraTraffic:
                                  f" {track.last_seen.isoformat()} is naive or before first_seen"
                                  f" {track.first_seen.isoformat()}")
         t = _ms(track.last_seen - _EPOCH)
-        win = _ms(self.window)
+        win = self._window_ms
         end = -((-t) // win) * win
-        cls = str(track.vehicle_class)
-        speed = None if track.speed_kmh is None else round(track.speed_kmh * 1000)
-
-        def count(w: _Window) -> None:
-            w.counts[lane, cls] = w.counts.get((lane, cls), 0) + 1
-            if speed is not None:
-                w.speed_sum[lane] = w.speed_sum.get(lane, 0) + speed
-                w.speed_n[lane] = w.speed_n.get(lane, 0) + 1
-
-        return self._add(track.id, track.device, t, end, self.minutes, self.open_minutes,
-                         self.correction, count, "vehicle pass")
+        w = self._admit(track.id, t, end, self.minutes, self.open_minutes, self._correction_ms,
+                        "vehicle pass")
+        if isinstance(w, TrafficUpdate):
+            return w
+        key = (lane, track.vehicle_class.value)
+        w.counts[key] = w.counts.get(key, 0) + 1
+        if track.speed_kmh is not None:
+            w.speed_sum[lane] = w.speed_sum.get(lane, 0) + round(track.speed_kmh * 1000)
+            w.speed_n[lane] = w.speed_n.get(lane, 0) + 1
+        return self._counted(track.device, t, end, w, violations=False)
 
     def _add_violation(self, v: Violation) -> TrafficUpdate:
         if v.ts.tzinfo is None:
@@ -155,24 +162,24 @@ class CameraTraffic:
                                  f" timestamp {v.ts.isoformat()}")
         t = _ms(v.ts - _EPOCH)
         end = -((-t) // _HOUR) * _HOUR
-        key = (str(v.violation), "")
+        w = self._admit(v.id, t, end, self.hours, self.open_hours,
+                        self._violation_correction_ms, "violation")
+        if isinstance(w, TrafficUpdate):
+            return w
+        key = (v.violation.value, "")
+        w.counts[key] = w.counts.get(key, 0) + 1
+        return self._counted(v.device, t, end, w, violations=True)
 
-        def count(w: _Window) -> None:
-            w.counts[key] = w.counts.get(key, 0) + 1
-
-        return self._add(v.id, v.device, t, end, self.hours, self.open_hours,
-                         self.violation_correction, count, "violation")
-
-    def _add(self, event_id: str, device: str, t: int, end: int, windows: dict[int, _Window],
-             heap: list[int], correction: timedelta, count: Callable[[_Window], None],
-             what: str) -> TrafficUpdate:
-        wm = self.watermark()
-        if wm is not None and end <= wm - _ms(correction):
+    def _admit(self, event_id: str, t: int, end: int, windows: dict[int, _Window],
+               heap: list[int], correction_ms: int, what: str) -> _Window | TrafficUpdate:
+        """The window an event counts in, or why it does not count (too late, repeated)."""
+        wm = None if self.max_seen is None else self.max_seen - self._lateness_ms
+        if wm is not None and end <= wm - correction_ms:
             return TrafficUpdate([], late=True, refused=(
                 f"camera {self.camera}: {what} {event_id} at {_dt(t).isoformat()} is too late:"
                 f" its window ended {_dt(end).isoformat()}, corrections are accepted only for"
-                f" windows ending after {_dt(wm - _ms(correction)).isoformat()}"
-                f" (watermark minus {correction})"))
+                f" windows ending after {_dt(wm - correction_ms).isoformat()}"
+                f" (watermark minus {timedelta(milliseconds=correction_ms)})"))
         w = windows.get(end)
         if w is None:
             w = windows[end] = _Window()
@@ -181,16 +188,24 @@ class CameraTraffic:
         if event_id in w.ids:
             return TrafficUpdate([], duplicate=True)
         w.ids.add(event_id)
-        count(w)
+        return w
+
+    def _counted(self, device: str, t: int, end: int, w: _Window, violations: bool
+                 ) -> TrafficUpdate:
+        """After an event was counted: correct its window if closed, close what is due."""
         self.device = device
-        out: list[Aggregate] = []
-        late = wm is not None and end <= wm
-        if late:
-            self._emit(end, w, windows is self.hours, out)
-        if self.max_seen is None or t > self.max_seen:
+        out = TrafficUpdate([])
+        max_seen = self.max_seen
+        if max_seen is not None and end <= max_seen - self._lateness_ms:
+            out.late = True
+            self._emit(end, w, violations, out.aggregates)
+        if max_seen is None or t > max_seen:
             self.max_seen = t
-        self._advance(out)
-        return TrafficUpdate(out, late=late)
+            wm = t - self._lateness_ms
+            if ((self.open_minutes and self.open_minutes[0] <= wm)
+                    or (self.open_hours and self.open_hours[0] <= wm)):
+                self._advance(out.aggregates)
+        return out
 
     def advance(self, ts: datetime) -> TrafficUpdate:
         """Move event time to ``ts`` without an event (e.g. the camera gateway's heartbeat),
@@ -213,9 +228,9 @@ class CameraTraffic:
                 self._emit(end, windows[end], windows is self.hours, out)
                 closed = True
         if closed:
-            for windows, corr in ((self.minutes, self.correction),
-                                  (self.hours, self.violation_correction)):
-                limit = wm - _ms(corr)
+            for windows, corr in ((self.minutes, self._correction_ms),
+                                  (self.hours, self._violation_correction_ms)):
+                limit = wm - corr
                 for end in [e for e in windows if e <= limit]:
                     del windows[end]
 
