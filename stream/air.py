@@ -216,6 +216,9 @@ class AirStation:
     def advance(self, ts: datetime) -> AirUpdate:
         """Move event time to ``ts`` without a reading (e.g. a heartbeat of the station's
         gateway), so a quiet station's last hour and day close."""
+        if ts.tzinfo is None:
+            return AirUpdate([], refused=f"air station {self.station}: naive time {ts.isoformat()}"
+                                 " (event time must be UTC)")
         out = AirUpdate([])
         t = _ms(ts - _EPOCH)
         if self.max_seen is None or t > self.max_seen:

@@ -210,6 +210,9 @@ class CameraTraffic:
     def advance(self, ts: datetime) -> TrafficUpdate:
         """Move event time to ``ts`` without an event (e.g. the camera gateway's heartbeat),
         so a quiet camera's last windows close."""
+        if ts.tzinfo is None:
+            return TrafficUpdate([], refused=f"camera {self.camera}: naive time {ts.isoformat()}"
+                                 " (event time must be UTC)")
         out: list[Aggregate] = []
         t = _ms(ts - _EPOCH)
         if self.max_seen is None or t > self.max_seen:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import pickle
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from cloud.stores.timeseries import SqliteTimeSeriesStore
 from ioc.contract import Aggregate, decode_any, encode
 from stream.air import AirStation, AirUpdate, aggregate_id
+from stream.sinks import to_point
 
 T0 = datetime(2025, 11, 3, 0, 0, tzinfo=UTC)  # 07:00 in Hue
 H = timedelta(hours=1)
@@ -302,3 +305,27 @@ def test_long_silence_does_not_emit_empty_hours() -> None:
 def test_bad_parameters_are_refused(kw: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="air station kimlong-air"):
         station(**kw)
+
+
+def test_a_correction_replaces_the_stored_point(tmp_path: Path) -> None:
+    """The stores upsert by series and time: after a correction one point per series
+    remains, holding the corrected value."""
+    store = SqliteTimeSeriesStore(tmp_path / "ts.sqlite")
+    try:
+        st = station(lateness=timedelta(0), correction=timedelta(hours=3))
+        ups = feed(st, [(30 * M, "pm25", 10.0), (90 * M, "pm25", 10.0), (150 * M, "pm25", 10.0)])
+        store.write([to_point(a) for a in aggs(ups)])
+        n_before = store.count()
+        late = st.add(T0 + 40 * M, "pm25", 40.0)
+        store.write([to_point(a) for a in late.aggregates])
+        assert store.count() == n_before
+        points = store.query("mean_1h", {"pollutant": "pm25"}, T0 + H, T0 + H + M)
+        assert [(p.fields["value"], p.fields["samples"]) for p in points] == [(25.0, 2)]
+    finally:
+        store.close()
+
+
+def test_advance_with_a_naive_time_is_refused() -> None:
+    up = station().advance(datetime(2025, 11, 3))
+    assert up.refused is not None
+    assert "naive time" in up.refused

@@ -252,3 +252,9 @@ def test_memory_stays_bounded() -> None:
 def test_bad_parameters_are_refused(kw: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="camera cam-leloi"):
         camera(**kw)
+
+
+def test_advance_with_a_naive_time_is_refused() -> None:
+    up = camera().advance(datetime(2025, 11, 3))
+    assert up.refused is not None
+    assert "naive time" in up.refused
