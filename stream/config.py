@@ -5,38 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from ioc.config import StrictModel, load_yaml_model
-from stream.flood import AlarmLevels
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
 class StationConfig(StrictModel):
-    """A measuring station: where it is and, for river gauges, its alarm levels."""
+    """A measuring station or camera site: its name and where it is. Alarm levels and
+    every other threshold live in the rules file (``stream/rules.yaml``)."""
 
     name: str
+    kind: Literal["river", "rain", "air", "camera", "other"] = "other"
     river: str | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    alarm_levels_m: list[float] | None = None
-    deadband_m: float = Field(default=0.1, ge=0, le=5)
-
-    @field_validator("alarm_levels_m")
-    @classmethod
-    def _levels_increase(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None:
-            AlarmLevels(tuple(v))  # raises with the reason
-        return v
-
-    def alarm(self) -> AlarmLevels | None:
-        """The station's alarm levels, or None for a station without any."""
-        if self.alarm_levels_m is None:
-            return None
-        return AlarmLevels(tuple(self.alarm_levels_m), self.deadband_m)
 
 
 class MqttConfig(StrictModel):
@@ -133,6 +119,11 @@ class StreamConfig(StrictModel):
     recovery: RecoveryConfig = RecoveryConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
     influx: InfluxConfig | None = None
+    #: alert rules (None: the shipped ``stream/rules.yaml``)
+    rules: Path | None = None
+    #: no-data ticks: a series is judged silent against the freshest event time seen
+    #: in the city minus this slack (devices' clocks and links differ a little)
+    no_data_slack_min: int = Field(default=15, ge=0, le=1440)
     stations: dict[Slug, StationConfig] = Field(default_factory=dict)
     rain: RainConfig = RainConfig()
     rise_window_min: int = Field(default=60, ge=5, le=1440)

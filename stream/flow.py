@@ -28,6 +28,7 @@ from cloud.stores.events import EventStore
 from cloud.stores.timeseries import TimeSeriesStore
 from ioc.contract import (
     KIND_OF,
+    Aggregate,
     Alert,
     DeadLetter,
     DecodeError,
@@ -41,9 +42,10 @@ from ioc.contract import (
 from stream.camera import CameraProcessor, camera_key
 from stream.config import StreamConfig
 from stream.counters import FlowCounters
+from stream.influx import InfluxSink
 from stream.mqtt_source import MqttMessage, MqttSource
 from stream.sinks import MqttPublishSink, StoreSink
-from stream.station import StationProcessor, station_key
+from stream.station import StationProcessor, Ticker
 from stream.watchlist import WatchlistMatcher, WatchlistSource
 
 
@@ -116,7 +118,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     rejected = op.map("dead_letter", valid.falses, dead_letter)
 
     readings = op.branch("readings", valid.trues, lambda e: isinstance(e, SensorReading))
-    by_station = op.key_on("by_station", readings.trues, station_key)
+    by_station = op.flat_map("by_station", readings.trues, Ticker(config))
     stations = op.stateful_map("station", by_station, StationProcessor(config))
     station_out = op.flat_map("station_out", stations, lambda kv: kv[1])
 
@@ -144,6 +146,11 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
         return False
 
     op.output("stores", everything, StoreSink(io.timeseries, io.events))
+    if config.influx is not None:
+        series = op.filter("series", everything,
+                           lambda e: isinstance(e, SensorReading | Aggregate))
+        keyed_series = op.key_on("by_series", series, lambda e: e.site + "/" + e.device)
+        op.output("influx", keyed_series, InfluxSink(config.influx, config.partitions))
     outgoing = op.filter("outgoing", everything, count_out)
     op.output("mqtt_out", outgoing, MqttPublishSink(mqtt_cfg.host, mqtt_cfg.port,
                                                      client_id=f"{mqtt_cfg.client_id}-out",

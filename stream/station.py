@@ -1,15 +1,18 @@
-"""Per-station processing: rain windows, rate of rise and the flood alarm of one station.
+"""Per-station processing: rain windows, rate of rise and the alert rules of one station.
 
 :class:`StationProcessor` is the mapper of the dataflow's ``stateful_map`` keyed by
-station: it takes a station's state and one reading and returns the new state and
-what the reading produced (the reading itself, aggregates, alerts, dead letters).
+station: it takes a station's state and one reading (or a :class:`Tick` of the city's
+event-time clock) and returns the new state and what it produced (the reading itself,
+aggregates, alerts, dead letters). Alerts come from the rules file through
+:class:`stream.rules.StationAlarms`: on readings (river alarm levels), on the
+aggregates computed here (rain totals, rate of rise), and on ticks ("no data").
 It is pure Python without Bytewax, so it is tested directly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from ioc.contract import (
     Aggregate,
@@ -21,11 +24,20 @@ from ioc.contract import (
     stable_id,
 )
 from stream.config import StreamConfig
-from stream.flood import FloodAlarm
 from stream.rain import RainWindows
 from stream.rise import RateOfRise
+from stream.rules import StationAlarms
+from stream.rules_config import RuleSet, load_rules
 
 Output = SensorReading | Aggregate | Alert | DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The city's event-time clock reaching a station: ``watermark`` is the freshest
+    event time seen anywhere minus a slack. Lets a silent station raise "no data"."""
+
+    watermark: datetime
 
 
 @dataclass(slots=True)
@@ -34,7 +46,7 @@ class StationState:
 
     rain: RainWindows | None = None
     rise: RateOfRise | None = None
-    alarm: FloodAlarm | None = None
+    alarms: StationAlarms = field(default_factory=StationAlarms)
 
 
 def station_key(reading: SensorReading) -> str:
@@ -45,8 +57,9 @@ def station_key(reading: SensorReading) -> str:
 class StationProcessor:
     """Turns a station's readings into aggregates and flood alerts."""
 
-    def __init__(self, config: StreamConfig) -> None:
+    def __init__(self, config: StreamConfig, rules: RuleSet | None = None) -> None:
         self.config = config
+        self.rules = rules if rules is not None else load_rules(config.rules)
 
     def _rain(self) -> RainWindows:
         rc = self.config.rain
@@ -56,23 +69,26 @@ class StationProcessor:
             lateness=timedelta(minutes=rc.lateness_min),
         )
 
-    def _alarm(self, reading: SensorReading) -> FloodAlarm | None:
-        station = self.config.stations.get(reading.station_id)
-        levels = station.alarm() if station else None
-        if station is None or levels is None:
-            return None
-        return FloodAlarm(reading.site, reading.station_id, levels, location=station.name)
+    def _location(self, station_id: str) -> str:
+        station = self.config.stations.get(station_id)
+        return station.name if station is not None else station_id
 
     def __call__(
-        self, state: StationState | None, reading: SensorReading
+        self, state: StationState | None, item: SensorReading | Tick
     ) -> tuple[StationState, list[Output]]:
-        """Process one reading of the station."""
+        """Process one reading of the station, or a tick of the event-time clock."""
         state = state or StationState()
+        if isinstance(item, Tick):
+            return state, list(state.alarms.tick(item.watermark))
+        reading = item
         out: list[Output] = [reading]
         if reading.quantity == "rain":
             out.extend(self._on_rain(state, reading))
         elif reading.quantity == "water_level":
             out.extend(self._on_level(state, reading))
+        else:
+            out.extend(state.alarms.on_reading(self.rules, reading,
+                                               location=self._location(reading.station_id)))
         return state, out
 
     def _on_rain(self, state: StationState, reading: SensorReading) -> list[Output]:
@@ -83,7 +99,7 @@ class StationProcessor:
             error = DecodeError("schema", update.refused, f"station/{reading.station_id}",
                                 encode(reading))
             return [error.to_deadletter(reading.site, "rain_windows", reading.ts)]
-        return [
+        totals = [
             Aggregate(
                 id=stable_id(reading.site, reading.station_id, "rain_total", total.window,
                              total.end.isoformat()),
@@ -99,14 +115,20 @@ class StationProcessor:
             )
             for total in update.totals
         ]
+        out: list[Output] = list(totals)
+        location = self._location(reading.station_id)
+        for agg in totals:
+            out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
+        return out
 
     def _on_level(self, state: StationState, reading: SensorReading) -> list[Output]:
         if state.rise is None:
             state.rise = RateOfRise(window=timedelta(minutes=self.config.rise_window_min))
         rate = state.rise.add(reading.ts, reading.value)
         out: list[Output] = []
+        location = self._location(reading.station_id)
         if rate is not None:
-            out.append(Aggregate(
+            agg = Aggregate(
                 id=stable_id(reading.site, reading.station_id, "rate_of_rise", reading.ts),
                 site=reading.site,
                 device=reading.device,
@@ -116,14 +138,37 @@ class StationProcessor:
                 window_s=self.config.rise_window_min * 60,
                 value=rate,
                 unit="m/h",
-            ))
-        if state.alarm is None:
-            state.alarm = self._alarm(reading)
-        if state.alarm is not None:
-            alert = state.alarm.update(
-                reading.value, reading.ts, device=reading.device, reading_id=reading.id,
-                rate_of_rise=rate,
             )
-            if alert is not None:
-                out.append(alert)
+            out.append(agg)
+        out.extend(state.alarms.on_reading(self.rules, reading, location=location,
+                                           rate_of_rise=rate))
+        if rate is not None:
+            out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
+        return out
+
+
+class Ticker:
+    """Keys readings by station and, as the city's event time advances, adds a
+    :class:`Tick` for every station it knows (configured ones, and any seen), at most
+    once per ``every`` of event time. One per worker; duplicates from several workers
+    are harmless (a tick only looks at the watermark)."""
+
+    def __init__(self, config: StreamConfig, every: timedelta = timedelta(minutes=1)) -> None:
+        self.every = every
+        self.slack = timedelta(minutes=config.no_data_slack_min)
+        self.keys: set[str] = {f"{config.site}/{s}" for s in config.stations}
+        self._max: datetime | None = None
+        self._last_tick: datetime | None = None
+
+    def __call__(self, reading: SensorReading) -> list[tuple[str, SensorReading | Tick]]:
+        """The reading keyed by its station, followed by ticks when they are due."""
+        key = station_key(reading)
+        self.keys.add(key)
+        out: list[tuple[str, SensorReading | Tick]] = [(key, reading)]
+        if self._max is None or reading.ts > self._max:
+            self._max = reading.ts
+            if self._last_tick is None or self._max - self._last_tick >= self.every:
+                self._last_tick = self._max
+                tick = Tick(self._max - self.slack)
+                out.extend((k, tick) for k in sorted(self.keys) if k != key)
         return out

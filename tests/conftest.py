@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,3 +35,68 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
     broker.start()
     yield broker
     broker.stop()
+
+
+class VictoriaMetrics:
+    """Debian's victoria-metrics on a free loopback port: it accepts the InfluxDB v2 write
+    API unchanged (``measurement_field`` becomes the metric name, tags become labels)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = shutil.which("victoria-metrics")
+        if exe is None:
+            pytest.fail("victoria-metrics is not installed: run scripts/setup.sh"
+                        " (apt-get install victoria-metrics)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        log = (self.workdir / "vm.log").open("wb")
+        self.proc = subprocess.Popen(
+            [exe, f"-httpListenAddr=127.0.0.1:{self.port}",
+             f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
+             "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s"],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        log_text = (self.workdir / "vm.log").read_text()
+        raise RuntimeError(f"victoria-metrics did not start:\n{log_text}")
+
+    def export(self, match: str = '{__name__!=""}') -> list[dict]:
+        """Every stored series with its samples (after a forced flush)."""
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as r:
+            return [json.loads(line) for line in r.read().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A real VictoriaMetrics (InfluxDB v2 write API) on a free loopback port."""
+    vm = VictoriaMetrics(tmp_path / "vm")
+    vm.start()
+    yield vm
+    vm.stop()

@@ -49,8 +49,8 @@ def test_demo_prints_the_flood_alerts_in_order_and_a_clean_summary(broker: str) 
     assert len(got) == 12
     assert re.search(r"readings published\s+1440", out)
     assert re.search(r"readings in \(stored\)\s+1440", out)
-    assert re.search(r"alerts raised\s+2 \(12 state changes", out)
-    assert re.search(r"alerts on MQTT\s+12", out)
+    assert re.search(r"alerts raised\s+7 \(29 state changes", out)  # flood 2 (12), rain 5 (17)
+    assert re.search(r"alerts on MQTT\s+29", out)
     assert "WARNING" not in out
     assert "Traceback" not in result.stderr
 

@@ -32,7 +32,7 @@ from simulators.sensors.scenario import load_scenario
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED_CHANGES = 12
+EXPECTED_CHANGES = 29  # the flood's 12 and the rain rules' 17
 
 
 def _readings() -> list[SensorReading]:

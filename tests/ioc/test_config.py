@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("text", "line", "path", "needle"),
     [
-        ("stations:\n  kimlong:\n    name: K\n    alarm_levels_m: [2.0, 1.0]\n", 4,
-         "stations.kimlong.alarm_levels_m", "must increase"),
+        ("stations:\n  kimlong:\n    name: K\n    lat: 95\n", 4,
+         "stations.kimlong.lat", "less than or equal to 90"),
         ("stations:\n  kimlong:\n    name: K\n    deadbnd: 0.2\n", 4,
          "stations.kimlong.deadbnd", "unknown key"),
         ("site: Hue City\n", 1, "site", "should match pattern"),
@@ -49,8 +49,8 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_shipped_configs_are_valid() -> None:
     cfg = load_config()
-    assert cfg.stations["kimlong"].alarm_levels_m == [1.0, 2.0, 3.5]
-    assert cfg.stations["phuoc"].alarm_levels_m == [1.5, 3.0, 4.5]
+    assert cfg.stations["kimlong"].kind == "river"
+    assert cfg.rules is None  # the shipped rules file
     for path in sorted((ROOT / "firmware_configs" / "hue").glob("*.yaml")):
         assert load_sensor_config(path).device == path.stem
 
