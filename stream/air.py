@@ -5,6 +5,15 @@ Windows. A reading stamped ``ts`` belongs to the hour ``(h, h+1h]`` (the period 
 at its timestamp, as for rain) and to the local day ``(00:00, 24:00]`` at ``utc_offset``
 (Asia/Ho_Chi_Minh is +07:00 all year). Each aggregate is stamped with its window end.
 
+Measures (labels): hourly ``mean_1h`` (pollutant), ``nowcast_pm25``, ``nowcast_pm10``,
+``mean_8h`` (pollutant=o3), ``vn_aqi_hourly`` and ``vn_aqi_hourly_sub`` (pollutant);
+daily ``mean_24h`` (pm25/pm10), ``max_1h`` (gases), ``max_8h`` (o3), ``vn_aqi_daily``
+and ``vn_aqi_daily_sub`` (pollutant). Labels hold only series dimensions that never
+change for a given window: the band and dominant pollutant would change when a
+correction moves the index, and labels are tags of the stored series, so a corrected
+point would land in a second series instead of replacing the first. They travel in
+:class:`AqiReport` instead (the band is also a pure function of the value).
+
 Watermark. The watermark is the latest event time seen minus ``lateness``. An hour
 closes when the watermark reaches its end, a day likewise; only hours that hold a
 reading close (a silent hour emits nothing: "no data" stays visible as a gap).
@@ -49,7 +58,7 @@ _HOUR: Final = 3_600_000
 _DAY: Final = 24 * _HOUR
 _KEEP_MEANS: Final = 36 * _HOUR  # look-back of NowCast (11 h) and a day's O3 8 h (24 + 7 h)
 UNIT: Final = "ug/m3"
-AQI_UNIT: Final = "aqi"
+AQI_UNIT: Final = ""  # a dimensionless index
 
 
 def _ms(td: timedelta) -> int:

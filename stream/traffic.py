@@ -6,6 +6,10 @@ Windows. A vehicle pass (:class:`ioc.contract.VehicleTrack`) counts in the windo
 :class:`ioc.contract.Violation` in the hour holding its ``ts``. Aggregates are stamped
 with the window end and carry ``station=<camera>``.
 
+Measures (labels): ``vehicle_count`` (lane, vehicle_class; veh), ``flow`` (lane;
+veh/h), ``mean_speed`` (lane; km/h, over passes with a speed), ``congestion_index``
+(lane; 0..1), each per ``window``; ``violations`` (violation; count) per hour.
+
 Watermark, lateness, corrections and refusals work as in :mod:`stream.air`: windows
 close when the latest event time seen minus ``lateness`` reaches their end; an event
 for a closed window younger than ``correction`` (``violation_correction`` for the
@@ -261,7 +265,8 @@ class CameraTraffic:
                                             "km/h", n_speed)
                 if n_speed >= self.min_speed_samples:
                     index = max(index, min(1.0, max(0.0, 1 - mean / self.free_flow_kmh)))
-            vals["congestion", lane] = ("congestion", {"lane": lane}, round(index, 3), "1", n)
+            vals["congestion_index", lane] = ("congestion_index", {"lane": lane},
+                                              round(index, 3), "", n)
         return vals
 
     def _emit(self, end: int, w: _Window, violations: bool, out: list[Aggregate]) -> None:

@@ -104,7 +104,7 @@ def test_congestion_index(passes: list[tuple[str, float | None]], expected: floa
     cam = camera(lateness=timedelta(0))
     ups = [cam.add(track(i * S + S, cls=c, speed=v)) for i, (c, v) in enumerate(passes)]
     ups.append(cam.advance(T0 + M))
-    assert series(ups, T0 + M)["congestion", "1"].value == pytest.approx(expected, abs=1e-3)
+    assert series(ups, T0 + M)["congestion_index", "1"].value == pytest.approx(expected, abs=1e-3)
 
 
 def test_out_of_order_inside_the_lateness_counts() -> None:
@@ -125,7 +125,7 @@ def test_correction_of_a_closed_minute_reemits_the_same_ids() -> None:
     assert late.refused is None
     fixed = series([late], T0 + M)
     assert set(fixed) == {("vehicle_count", "1", "car"), ("flow", "1"), ("mean_speed", "1"),
-                          ("congestion", "1")}
+                          ("congestion_index", "1")}
     for key, agg in fixed.items():
         assert agg.id == before[key].id
     assert fixed["vehicle_count", "1", "car"].value == 2
@@ -226,12 +226,12 @@ def test_pickled_state_mid_stream_gives_the_same_results() -> None:
 def test_aggregates_pass_the_wire_contract() -> None:
     cam = camera(lateness=10 * S, correction=15 * M)
     out = aggs([cam.add(e) for e in _stream()])
-    assert {a.measure for a in out} == {"vehicle_count", "flow", "mean_speed", "congestion",
+    assert {a.measure for a in out} == {"vehicle_count", "flow", "mean_speed", "congestion_index",
                                         "violations"}
     for a in out:
         assert all(LABEL_KEY.match(k) for k in a.labels)
         assert decode_any("t", encode(a)) == a
-    assert all(0.0 <= a.value <= 1.0 for a in out if a.measure == "congestion")
+    assert all(0.0 <= a.value <= 1.0 for a in out if a.measure == "congestion_index")
 
 
 def test_memory_stays_bounded() -> None:
