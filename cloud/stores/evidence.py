@@ -53,6 +53,10 @@ class EvidenceStore:
         except FileNotFoundError:
             return None
 
+    def exists(self, image_id: str) -> bool:
+        """Whether the image's bytes are here."""
+        return self._path(image_id).is_file()
+
     def delete(self, image_id: str) -> bool:
         """Remove an image; False when it was not here."""
         try:

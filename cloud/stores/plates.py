@@ -15,6 +15,7 @@ Each can be narrowed by a time range ``[since, until)`` and a camera; newest fir
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,22 @@ class PlateHit:
     lane: str | None
     match_distance: int
     watchlist_hit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistHit:
+    """A watchlist alert raised by the stream, with the read that caused it (while kept)."""
+
+    alert_id: str
+    change_id: str
+    seq: int
+    status: str
+    ts: datetime
+    plate: str | None
+    match_distance: int | None
+    reading_id: str | None
+    description: str
+    read: PlateHit | None
 
 
 def confusion_variants(plate: str) -> set[str]:
@@ -149,6 +166,33 @@ class PlateHistory:
         rows = self.db.query(f"SELECT {_COLUMNS}, {_HIT} FROM plate_reads r WHERE r.id = ?",
                              (read_id,))
         return _hit(rows[0], None) if rows else None
+
+    def hits(self, *, plate: str | None = None, since_ns: int | None = None,
+             until_ns: int | None = None, limit: int = 100) -> list[WatchlistHit]:
+        """Watchlist hits (the ``raised`` change of each hit alert), newest first."""
+        where = "c.subcategory = 'watchlist' AND c.category = 'security' AND c.status = 'raised'"
+        args: list[object] = []
+        if plate is not None:
+            where += " AND c.plate = ?"
+            args.append(normalise(plate))
+        if since_ns is not None:
+            where += " AND c.ts_ns >= ?"
+            args.append(since_ns)
+        if until_ns is not None:
+            where += " AND c.ts_ns < ?"
+            args.append(until_ns)
+        rows = self.db.query(
+            "SELECT c.alert_id, c.id, c.stored_seq, c.status, c.ts_ns, c.plate, c.reading_id,"
+            f" c.body FROM alert_changes c WHERE {where} ORDER BY c.stored_seq DESC LIMIT ?",
+            [*args, limit])
+        out: list[WatchlistHit] = []
+        for alert_id, change_id, seq, status, ts_ns, hit_plate, reading_id, body in rows:
+            event = json.loads(bytes(body))
+            out.append(WatchlistHit(
+                alert_id, change_id, int(seq), status, from_ns(ts_ns), hit_plate,
+                event.get("match_distance"), reading_id, event.get("description", ""),
+                self.get(reading_id) if reading_id else None))
+        return out
 
     def count(self) -> int:
         """Number of stored reads."""

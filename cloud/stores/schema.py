@@ -58,6 +58,7 @@ SCHEMA: Final[tuple[str, ...]] = (
     "CREATE UNIQUE INDEX IF NOT EXISTS alert_changes_seq ON alert_changes (stored_seq)",
     "CREATE INDEX IF NOT EXISTS alert_changes_alert ON alert_changes (alert_id, stored_seq)",
     "CREATE INDEX IF NOT EXISTS alert_changes_reading ON alert_changes (reading_id)",
+    "CREATE INDEX IF NOT EXISTS alert_changes_sub ON alert_changes (subcategory, stored_seq)",
     "CREATE TABLE IF NOT EXISTS alert_state ("
     " alert_id TEXT PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL,"
     " category TEXT NOT NULL, subcategory TEXT NOT NULL, severity TEXT NOT NULL,"

@@ -11,4 +11,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ioc.commands.edge",
     "ioc.commands.broker",
     "ioc.commands.models",
+    "ioc.commands.cloud",
 )

@@ -1,0 +1,1 @@
+"""The cloud HTTP API (FastAPI): police, operators, traffic officers, technicians, admin."""

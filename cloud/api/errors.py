@@ -1,0 +1,189 @@
+"""Every refusal is a JSON body that says what was wrong and where; bad input is never a 500.
+
+Shape of every error answer::
+
+    {"error": "invalid_request", "message": "query.until: since ... is not before until ...",
+     "problems": [{"where": "query.until", "message": "..."}]}
+
+``where`` names the part of the request: ``query.<param>``, ``path.<param>``,
+``body.<field>``, ``header.<name>``. :class:`BodyGuard` refuses oversized bodies
+(413) and bodies that are not JSON (415) before the app reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cloud.stores.db import DatabaseError
+from cloud.stores.errors import ConflictError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "body_too_large",
+          415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
+
+
+class ApiError(Exception):
+    """A refusal with its status, a message for a person, and where in the request."""
+
+    def __init__(self, status: int, message: str, where: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.where = where
+        self.headers = headers
+
+
+def invalid(where: str, exc: Exception | str) -> ApiError:
+    """A 422 for one bad value (``where`` as in the module doc)."""
+    return ApiError(422, str(exc), where)
+
+
+def problem(status: int, message: str, problems: Sequence[dict[str, str]] = (),
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error answer."""
+    body: dict[str, Any] = {"error": _CODES.get(status, "error"), "message": message}
+    if problems:
+        body["problems"] = list(problems)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _where(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body" and len(parts) > 1 and not parts[1]:
+        parts = parts[:1]
+    return ".".join(parts) or "request"
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err.get("type") == "json_invalid":
+        ctx = err.get("ctx") or {}
+        msg = f"body is not valid JSON: {ctx.get('error', msg)}"
+    elif err.get("type") == "extra_forbidden":
+        msg = "unknown field (a typo?)"
+    return msg
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Turn every exception into the JSON error shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_r: Request, exc: ApiError) -> JSONResponse:
+        problems = [{"where": exc.where, "message": exc.message}] if exc.where else []
+        message = f"{exc.where}: {exc.message}" if exc.where else exc.message
+        return problem(exc.status, message, problems, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"where": _where(e.get("loc", ())), "message": _message(e)}
+                    for e in exc.errors()]
+        first = problems[0] if problems else {"where": "request", "message": "invalid"}
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return problem(422, f"{first['where']}: {first['message']}{more}", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = (f"no such endpoint: {request.method} {request.url.path}"
+                   if exc.status_code == 404 else
+                   f"{request.method} is not allowed on {request.url.path}"
+                   if exc.status_code == 405 else str(exc.detail))
+        return problem(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(NotFoundError)
+    async def _missing(_r: Request, exc: NotFoundError) -> JSONResponse:
+        return problem(404, str(exc).strip("'\""))
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_r: Request, exc: ConflictError) -> JSONResponse:
+        return problem(409, str(exc))
+
+    @app.exception_handler(DatabaseError)
+    async def _database(_r: Request, exc: DatabaseError) -> JSONResponse:
+        logger.error("store unavailable: %s", exc)
+        return problem(503, f"store unavailable: {exc}")
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        ref = uuid.uuid4().hex[:12]
+        logger.error("internal error %s on %s %s", ref, request.method, request.url.path,
+                     exc_info=exc)
+        return problem(500, f"internal error (reference {ref}); the server log has the details")
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BodyGuard:
+    """ASGI middleware: a request body larger than ``max_bytes`` gets 413, one that is not
+    ``application/json`` gets 415, before the app reads a byte of it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, send, 413, f"body of {declared} bytes is larger than"
+                               f" {self.max_bytes} bytes", "header.Content-Length")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, send, 413, f"body is larger than {self.max_bytes}"
+                                   " bytes", "body")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if body and ctype != "application/json":
+            await self._refuse(scope, send, 415, f"body must be application/json, got"
+                               f" {ctype or 'no Content-Type'}", "header.Content-Type")
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, status: int, message: str, where: str) -> None:
+        response = problem(status, f"{where}: {message}", [{"where": where, "message": message}])
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,1 @@
+"""Notifications: alert changes delivered to webhooks, MQTT and SMS/app gateways, once each."""
