@@ -23,6 +23,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,7 @@ class MqttPublisher:
         self._wake = threading.Event()
         self._sender: threading.Thread | None = None
         self._sender_stop = threading.Event()
+        self._subscriptions: dict[str, Callable[[str, bytes], None]] = {}
 
     def _status(self, state: str) -> tuple[str, bytes]:
         ts = now_utc()
@@ -114,6 +116,7 @@ class MqttPublisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         self._client = client
         if self.queue is not None:
             if not self.queue.is_open:
@@ -134,9 +137,26 @@ class MqttPublisher:
             logger.error("%s: broker refused the connection: %s", self.device, reason)
             return
         logger.info("%s: connected to %s:%s", self.device, self.broker.host, self.broker.port)
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
         self.announce_online()
         self._connected.set()
         self._wake.set()
+
+    def subscribe(self, topic: str, handler: Callable[[str, bytes], None]) -> None:
+        """Call ``handler(topic, payload)`` (in paho's thread) for messages on ``topic``;
+        the subscription is renewed after every reconnect."""
+        self._subscriptions[topic] = handler
+        if self._client is not None and self.connected:
+            self._client.subscribe(topic, qos=1)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        for pattern, handler in self._subscriptions.items():
+            if mqtt.topic_matches_sub(pattern, msg.topic):
+                try:
+                    handler(msg.topic, msg.payload)
+                except Exception:  # a handler bug must not kill paho's network thread
+                    logger.exception("%s: handler for %s failed", self.device, msg.topic)
 
     def announce_online(self) -> None:
         """Publish the retained ``online`` status (again: e.g. after a config change)."""
@@ -214,6 +234,11 @@ class MqttPublisher:
     def disk_used_bytes(self) -> int:
         """Bytes the disk queue occupies (0 without one)."""
         return self.queue.disk_bytes() if self.queue is not None else 0
+
+    @property
+    def started(self) -> bool:
+        """Between ``start()`` and ``stop()``."""
+        return self._client is not None
 
     @property
     def connected(self) -> bool:

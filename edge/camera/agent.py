@@ -1,0 +1,228 @@
+"""The camera gateway agent: source → pipeline → on-disk queue → MQTT, with heartbeats,
+remote config and a source that is retried when it drops.
+
+``start()`` opens, in order: the models and evidence store (pipeline), the
+signal source, the publisher (with its disk queue) and the frame source;
+``stop()`` ends every pass still open, publishes what it produced and closes in
+reverse order. ``run()`` loops until the source ends or ``request_stop()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.camera.build import build_pipeline
+from edge.camera.config import CameraGatewayConfig
+from edge.camera.pipeline import CameraPipeline
+from edge.camera.remote import Refusal, check_remote, refusal_event
+from edge.camera.signal import SignalSource, make_signal
+from edge.camera.source import FrameSource, SourceError, make_source
+from edge.publisher import MqttPublisher
+from ioc.config import ConfigError
+from ioc.contract import Event, Heartbeat, Topics, now_utc, stable_id
+
+logger = logging.getLogger(__name__)
+
+
+class CameraAgent:
+    """Runs one camera gateway."""
+
+    def __init__(
+        self,
+        cfg: CameraGatewayConfig,
+        publisher: MqttPublisher,
+        *,
+        config_path: str = "<config>",
+        base: Path | None = None,
+        evidence_dir: Path | None = None,
+        pipeline_factory: Callable[[CameraGatewayConfig], CameraPipeline] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.publisher = publisher
+        self.config_path = config_path
+        self.base = base
+        self.evidence_dir = evidence_dir
+        self._factory = pipeline_factory or self._build
+        self.pipeline: CameraPipeline | None = None
+        self.source: FrameSource | None = None
+        self.signal: SignalSource | None = None
+        self._stop = threading.Event()
+        self._configs: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=16)
+        self._started = time.monotonic()
+        self._beat_frames = 0
+        self._beat_at = time.monotonic()
+        self._source_up = True
+        self.events_published = 0
+        self.configs_applied = 0
+        self.configs_refused = 0
+
+    def _build(self, cfg: CameraGatewayConfig) -> CameraPipeline:
+        return build_pipeline(cfg, source=self.config_path, base=self.base,
+                              evidence_dir=self.evidence_dir)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the pipeline, the signal, the publisher, then the source (raise on failure,
+        with the key and file or URL named)."""
+        self.pipeline = self._factory(self.cfg)
+        self.signal = make_signal(self.cfg.signal, self.publisher.broker,
+                                  f"{self.cfg.site}-{self.cfg.device}-signal")
+        self.signal.start()
+        self.publisher.config_version = str(self.cfg.version)
+        self.publisher.subscribe(Topics.config(self.cfg.site, self.cfg.device), self._on_config)
+        self.publisher.start()
+        self.source = make_source(self.cfg.source)
+        self.source.open()
+        self._started = self._beat_at = time.monotonic()
+
+    def request_stop(self) -> None:
+        """Ask ``run()`` to return after the current frame."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """End open passes and publish them, then close publisher, signal and source."""
+        if self.publisher.started:
+            if self.pipeline is not None:
+                self._publish(self.pipeline.finish())
+            self.heartbeat()
+        self.publisher.stop()
+        if self.signal is not None:
+            self.signal.stop()
+        if self.source is not None:
+            self.source.close()
+
+    # --- main loop -------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Process frames until the source ends or a stop is requested; frames processed."""
+        assert self.pipeline is not None
+        assert self.source is not None
+        assert self.signal is not None
+        frames = 0
+        next_beat = time.monotonic()
+        while not self._stop.is_set():
+            self._apply_configs()
+            frame = self.source.read()
+            self._watch_source()
+            if frame is None:
+                if self._stop.is_set() or self.source.state in ("ended", "closed"):
+                    break
+                continue
+            signal = self.signal.state(frame.ts, frame.signal)
+            self._publish(self.pipeline.process(frame, signal))
+            frames += 1
+            self._beat_frames += 1
+            if time.monotonic() >= next_beat:
+                self.heartbeat()
+                next_beat = time.monotonic() + self.cfg.heartbeat_s
+        logger.info("%s: stopped after %d frames", self.cfg.device, frames)
+        return frames
+
+    def _publish(self, events: list[Event]) -> None:
+        for e in events:
+            if self.publisher.publish(e):
+                self.events_published += 1
+
+    def _watch_source(self) -> None:
+        assert self.source is not None
+        up = self.source.state == "streaming"
+        if up != self._source_up:
+            self._source_up = up
+            logger.warning("%s: source %s (%d reconnects so far)", self.cfg.device,
+                           "restored" if up else self.source.state, self.source.reconnects)
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """Publish health: fps since the last beat, inference time, queue, drops, disk."""
+        now = time.monotonic()
+        elapsed = max(now - self._beat_at, 1e-6)
+        fps = self._beat_frames / elapsed if self._source_up else 0.0
+        self._beat_frames, self._beat_at = 0, now
+        pipe, src = self.pipeline, self.source
+        disk = self.publisher.disk_used_bytes
+        if pipe is not None and pipe.evidence is not None:
+            disk += pipe.evidence.bytes_used
+        ts = now_utc()
+        self.publisher.publish(Heartbeat(
+            id=stable_id(self.cfg.device, "heartbeat", ts.isoformat()), site=self.cfg.site,
+            device=self.cfg.device, ts=ts, uptime_s=round(now - self._started, 3),
+            fps=round(fps, 2), inference_ms=round(pipe.stats.inference_ms, 1) if pipe else None,
+            queue_depth=self.publisher.queue_depth,
+            dropped=src.dropped if src is not None else 0,
+            disk_used_bytes=disk, config_version=str(self.cfg.version)))
+
+    # --- remote config ---------------------------------------------------------------
+
+    def _on_config(self, topic: str, payload: bytes) -> None:
+        try:  # paho's thread: only hand it over
+            self._configs.put_nowait((topic, payload))
+        except queue.Full:
+            logger.warning("%s: config messages arrive faster than they can be applied; "
+                           "one dropped", self.cfg.device)
+
+    def _apply_configs(self) -> None:
+        while True:
+            try:
+                topic, payload = self._configs.get_nowait()
+            except queue.Empty:
+                return
+            self.apply_config(topic, payload)
+
+    def apply_config(self, topic: str, payload: bytes) -> bool:
+        """Validate and apply a config received on ``topic``; True when it is running."""
+        new = check_remote(self.cfg, topic, payload)
+        if isinstance(new, CameraGatewayConfig):
+            problem = self._switch(new)
+            if problem is None:
+                logger.info("%s: config version %d applied", self.cfg.device, new.version)
+                self.configs_applied += 1
+                self.publisher.config_version = str(new.version)
+                self.publisher.announce_online()
+                self.heartbeat()
+                return True
+            new = Refusal(problem)
+        logger.error("%s: config refused, version %d kept: %s", self.cfg.device,
+                     self.cfg.version, new.reason)
+        self.configs_refused += 1
+        self.publisher.publish(refusal_event(self.cfg, topic, payload, new.reason))
+        return False
+
+    def _switch(self, new: CameraGatewayConfig) -> str | None:
+        """Apply ``new``; on failure roll back to the running config and say why."""
+        old, pipe = self.cfg, self.pipeline
+        assert pipe is not None
+        try:
+            if new.detector != old.detector or new.plates != old.plates:
+                self._publish(pipe.finish())
+                self.pipeline = pipe = self._factory(new)
+            else:
+                pipe.apply_config(new)
+            if new.source != old.source:
+                self._reopen_source(new)
+            if new.signal != old.signal:
+                assert self.signal is not None
+                signal = make_signal(new.signal, self.publisher.broker,
+                                     f"{new.site}-{new.device}-signal")
+                signal.start()
+                self.signal.stop()
+                self.signal = signal
+        except (ConfigError, SourceError, ValueError, OSError) as exc:
+            self.pipeline = pipe if pipe is not None else self.pipeline
+            if self.pipeline is not None:
+                self.pipeline.apply_config(old)
+            return str(exc)
+        self.cfg = new
+        return None
+
+    def _reopen_source(self, new: CameraGatewayConfig) -> None:
+        source = make_source(new.source)
+        source.open()  # raises SourceError before the running source is touched
+        assert self.source is not None
+        self.source.close()
+        self.source = source

@@ -1,0 +1,65 @@
+"""Wiring a camera config to its run-time parts: detector, plate stage, evidence, pipeline.
+
+Model problems become ``ConfigError`` lines naming the file, the line and the key
+(``detector.model``), e.g. a file that is not ONNX or has the wrong output shape.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.camera.config import CameraGatewayConfig, key_lines
+from edge.camera.evidence import EvidenceStore
+from edge.camera.pipeline import CameraPipeline
+from edge.camera.plates import PlateCollector
+from ioc.config import ConfigError, ConfigProblem
+from models.detector import Detector, DetectorConfig
+from models.errors import ModelError
+from models.plate_reader import PlateReader, PlateReaderConfig
+
+
+def _resolve(path: Path, base: Path | None) -> Path:
+    return path if path.is_absolute() or base is None else base / path
+
+
+def load_models(cfg: CameraGatewayConfig, *, source: str = "<config>", text: str | None = None,
+                base: Path | None = None) -> tuple[Detector, Detector | None]:
+    """Open the vehicle detector and the plate detector; ConfigError naming file and key."""
+    d = cfg.detector
+    loaded: list[Detector] = []
+    wanted = [("detector.model", d.model, 320, d.conf, d.class_map)]
+    if cfg.plates.enabled:
+        wanted.append(("detector.plate_model", d.plate_model, 128, 0.25, None))
+    for key, path, imgsz, conf, class_map in wanted:
+        model = _resolve(path, base)
+        det = Detector(DetectorConfig(model=model, imgsz=imgsz, conf=conf, iou=d.iou,
+                                      threads=d.threads, class_map=class_map))
+        try:
+            loaded.append(det.load())
+        except (ModelError, OSError) as exc:
+            line = None
+            if text is not None:
+                line = key_lines(text).get(key)
+            elif Path(source).is_file():
+                line = key_lines(Path(source).read_text(encoding="utf-8")).get(key)
+            raise ConfigError([ConfigProblem(source, line, key, str(path), str(exc))]) from None
+    return loaded[0], (loaded[1] if len(loaded) > 1 else None)
+
+
+def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
+                   text: str | None = None, base: Path | None = None,
+                   evidence_dir: Path | None = None, fps: float | None = None) -> CameraPipeline:
+    """A ready pipeline (models loaded, evidence folder opened) for ``cfg``."""
+    vehicles, plate_det = load_models(cfg, source=source, text=text, base=base)
+    plates = None
+    if plate_det is not None:
+        reader = PlateReader(PlateReaderConfig(threads=cfg.plates.threads)).load()
+        plates = PlateCollector(plate_det, reader, best_frames=cfg.plates.best_frames,
+                                min_vehicle_height=cfg.plates.min_vehicle_height)
+    ev = cfg.evidence
+    store = EvidenceStore(evidence_dir or _resolve(ev.dir, base), cfg.camera, tz=cfg.timezone,
+                          jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,
+                          max_bytes=ev.max_bytes, max_age_s=ev.max_age_days * 86400).open()
+    src_fps = getattr(cfg.source, "fps", None)
+    return CameraPipeline(cfg, detector=vehicles, plates=plates, evidence=store,
+                          fps=fps or src_fps or 10.0)

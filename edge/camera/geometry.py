@@ -1,0 +1,102 @@
+"""Image-to-ground geometry of a fixed camera: calibration, polygons, lines, directions.
+
+Zones are drawn by a technician in frame pixels; rules work on the ground plane
+in metres, through the camera's calibration: a homography from four image points
+to four ground points, or a plain metres-per-pixel scale for a camera looking
+straight down. A straight line on the road stays straight under a homography, so
+a pixel polygon maps to the ground polygon with the same corners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Maps frame pixels to ground metres (``H`` is 3x3, pixel → ground)."""
+
+    H: np.ndarray
+
+    @classmethod
+    def from_points(cls, image: Sequence[Point], ground: Sequence[Point]) -> Calibration:
+        """Homography from four image points to the four ground points (metres) they show."""
+        src = np.asarray(image, dtype=np.float32).reshape(4, 2)
+        dst = np.asarray(ground, dtype=np.float32).reshape(4, 2)
+        H = cv2.getPerspectiveTransform(src, dst)
+        if not np.all(np.isfinite(H)) or abs(np.linalg.det(H)) < 1e-12:
+            raise ValueError("calibration points are degenerate (three on one line?)")
+        return cls(H.astype(np.float64))
+
+    @classmethod
+    def from_scale(cls, metres_per_pixel: float) -> Calibration:
+        """A camera looking straight down: ground = pixel x scale."""
+        if metres_per_pixel <= 0:
+            raise ValueError(f"metres_per_pixel must be positive, got {metres_per_pixel}")
+        return cls(np.diag([metres_per_pixel, metres_per_pixel, 1.0]))
+
+    def to_ground(self, pts: np.ndarray | Sequence[Point]) -> np.ndarray:
+        """Ground points (N,2) in metres of pixel points (N,2)."""
+        p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        h = np.c_[p, np.ones(len(p))] @ self.H.T
+        return h[:, :2] / h[:, 2:3]
+
+    def point(self, u: float, v: float) -> Point:
+        """One pixel point on the ground."""
+        g = self.to_ground([(u, v)])[0]
+        return float(g[0]), float(g[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Polygon:
+    """A ground polygon (metres) with a name."""
+
+    name: str
+    pts: np.ndarray  # (N,2)
+
+    def contains(self, p: Point) -> bool:
+        """True when ``p`` is inside or on the border."""
+        contour = self.pts.astype(np.float32).reshape(-1, 1, 2)
+        return cv2.pointPolygonTest(contour, (float(p[0]), float(p[1])), False) >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A ground line segment with the direction of travel that counts as crossing it."""
+
+    a: np.ndarray
+    b: np.ndarray
+    direction: np.ndarray  # unit vector, ground
+
+    def signed_distance(self, p: Point | np.ndarray) -> float:
+        """Metres past the line along ``direction`` (negative: before it, 0: on it)."""
+        ab = self.b - self.a
+        normal = np.array([-ab[1], ab[0]]) / max(float(np.linalg.norm(ab)), 1e-9)
+        if float(normal @ self.direction) < 0:
+            normal = -normal
+        return float((np.asarray(p, dtype=np.float64) - self.a) @ normal)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to length 1."""
+    n = float(np.linalg.norm(v))
+    if n < 1e-9:
+        raise ValueError("a direction needs two distinct points")
+    return v / n
+
+
+def ground_direction(cal: Calibration, arrow: Sequence[Point]) -> np.ndarray:
+    """Unit ground vector of a pixel arrow [tail, head]."""
+    g = cal.to_ground(arrow)
+    return unit(g[1] - g[0])
+
+
+def inside_frame(pts: Sequence[Point], width: int, height: int) -> list[int]:
+    """Indices of the points that lie outside a ``width`` x ``height`` frame."""
+    return [i for i, (u, v) in enumerate(pts) if not (0 <= u <= width and 0 <= v <= height)]

@@ -1,0 +1,146 @@
+"""One plate read per vehicle pass, from the vehicle's best frames.
+
+While a vehicle is tracked, the crops of its ``best_frames`` largest boxes that lie
+fully inside the frame are kept (a copy of the vehicle region only). When the pass
+ends, or when a violation needs the plate, the second-stage plate detector looks
+for the plate in each kept crop and the OCR reads it; the reads vote (valid reads
+first, then summed confidence). Reading a handful of crops per vehicle instead of
+every frame is what keeps plate reading a small share of the frame budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ioc.contract import VehicleClass
+from ioc.plates import VehicleKind
+from models.class_map import CANONICAL
+from models.detector import Detector
+from models.plate_reader import PlateReader, crop_plate
+
+logger = logging.getLogger(__name__)
+PLATE = CANONICAL.index("plate")
+
+
+@dataclass(frozen=True, slots=True)
+class PlateResult:
+    """The plate of one vehicle pass."""
+
+    text: str
+    raw: str
+    layout: str
+    colour: str
+    confidence: float
+    valid: bool
+    crop: np.ndarray  # the plate as it was read (for evidence)
+    frame: int
+    votes: int
+
+
+@dataclass(slots=True)
+class _Candidate:
+    score: float
+    frame: int
+    crop: np.ndarray
+
+
+@dataclass(slots=True)
+class _TrackCrops:
+    best: list[_Candidate] = field(default_factory=list)
+    result: PlateResult | None = None
+    read: bool = False
+
+
+def plate_colour(plate: np.ndarray) -> str:
+    """Background colour of a plate crop: white, yellow, blue, red or other."""
+    hsv = cv2.cvtColor(plate, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.float32)
+    if not len(hsv):
+        return "other"
+    v = hsv[:, 2]
+    bright = hsv[v >= np.percentile(v, 40)]  # the background, not the characters
+    h, s, val = (float(np.median(bright[:, i])) for i in range(3))
+    if s < 60:
+        return "white" if val > 90 else "other"
+    if 15 <= h <= 40:
+        return "yellow"
+    if 95 <= h <= 130:
+        return "blue"
+    if h < 8 or h > 170:
+        return "red"
+    return "other"
+
+
+class PlateCollector:
+    """Keeps each track's best crops and reads its plate once."""
+
+    def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 3,
+                 min_vehicle_height: int = 40, margin: float = 0.1) -> None:
+        self.detector, self.reader = plate_detector, reader
+        self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin
+        self._tracks: dict[int, _TrackCrops] = {}
+        self.reads = 0
+
+    def offer(self, track_id: int, frame: int, image: np.ndarray, box: np.ndarray) -> None:
+        """Consider this frame's box of a track as a plate candidate."""
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = (float(c) for c in box)
+        if y2 - y1 < self.min_height or x1 <= 1 or y1 <= 1 or x2 >= w - 2 or y2 >= h - 2:
+            return  # too small, or cut by the frame (its plate may be cut too)
+        st = self._tracks.setdefault(track_id, _TrackCrops())
+        score = (x2 - x1) * (y2 - y1)
+        if st.read or (len(st.best) >= self.best_frames and score <= st.best[-1].score):
+            return
+        mx, my = (x2 - x1) * self.margin, (y2 - y1) * self.margin
+        cx1, cy1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
+        cx2, cy2 = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
+        st.best.append(_Candidate(score, frame, image[cy1:cy2, cx1:cx2].copy()))
+        st.best.sort(key=lambda c: -c.score)
+        del st.best[self.best_frames:]
+
+    def read(self, track_id: int, vehicle_class: VehicleClass) -> PlateResult | None:
+        """The plate of the track's pass (read once, then remembered); None if none found."""
+        st = self._tracks.get(track_id)
+        if st is None:
+            return None
+        if st.read:
+            return st.result
+        kind = VehicleKind.MOTORBIKE if vehicle_class is VehicleClass.MOTORBIKE else VehicleKind.CAR
+        reads = []
+        for cand in st.best:
+            found = self.detector.detect(cand.crop)
+            found = found[found.class_id == PLATE]
+            if not len(found):
+                continue
+            best = int(np.argmax(found.confidence))
+            box = tuple(float(c) for c in found.xyxy[best])
+            try:
+                plate = crop_plate(cand.crop, box, self.reader.config.margin)  # type: ignore[arg-type]
+            except ValueError:
+                continue
+            r = self.reader.read_crop(plate, kind)
+            self.reads += 1
+            if r.text:
+                reads.append((r, plate, cand.frame))
+        st.read, st.best = True, []
+        if not reads:
+            return None
+        tally: dict[str, list[tuple[float, int]]] = {}
+        for i, (r, _, _) in enumerate(reads):
+            tally.setdefault(r.text, []).append((r.confidence, i))
+        winner = max(tally, key=lambda t: (reads[tally[t][0][1]][0].valid, len(tally[t]),
+                                           sum(c for c, _ in tally[t])))
+        conf, i = max(tally[winner])
+        r, plate, frame = reads[i]
+        share = len(tally[winner]) / len(reads)
+        st.result = PlateResult(r.text, r.raw, str(r.layout), plate_colour(plate),
+                                round(min(1.0, conf * (0.5 + 0.5 * share)), 3), r.valid, plate,
+                                frame, len(tally[winner]))
+        return st.result
+
+    def forget(self, track_id: int) -> None:
+        """The pass ended and its plate was published (or there was none)."""
+        self._tracks.pop(track_id, None)

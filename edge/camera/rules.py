@@ -1,0 +1,357 @@
+"""Traffic rules as one-verb objects: ``update(track, ctx) -> Hit | None``.
+
+Each rule is built from config (zones already on the ground plane, in metres),
+keeps a little state per track, fires at most once per track and pass, and
+forgets a track when its pass ends. Rules see a :class:`TrackView`: the vehicle's
+class (a vote over the pass) and the ground positions of its anchor point (the
+bottom centre of its box: where it touches the road), with stream times in
+seconds. Nothing here knows about pixels, models or MQTT, so each rule is tested
+on synthetic tracks (``tests/edge/camera/test_rules.py``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from edge.camera.geometry import Line, Point, Polygon
+from ioc.contract import VehicleClass, ViolationType
+
+RuleParams = dict[str, float | int | str | bool]
+
+#: Typical vehicle lengths (metres): the front of a vehicle seen from behind is its
+#: anchor point plus its length along the direction of travel.
+VEHICLE_LENGTH_M: Mapping[VehicleClass, float] = {
+    VehicleClass.CAR: 4.4, VehicleClass.MOTORBIKE: 1.9,
+    VehicleClass.BUS: 10.5, VehicleClass.TRUCK: 7.0,
+}
+
+
+class Signal:
+    """Signal states a rule understands (strings, so any source can give them)."""
+
+    RED = "red"
+    YELLOW = "yellow"
+    GREEN = "green"
+
+
+@dataclass(slots=True)
+class Motion:
+    """Recent ground positions of one track: (t seconds, x, y metres), oldest first."""
+
+    keep_s: float = 5.0
+    points: deque[tuple[float, float, float]] = field(default_factory=deque)
+
+    def add(self, t: float, p: Point) -> None:
+        self.points.append((t, p[0], p[1]))
+        while self.points and t - self.points[0][0] > self.keep_s:
+            self.points.popleft()
+
+    def velocity(self, window_s: float, min_points: int = 3) -> np.ndarray | None:
+        """Ground velocity (m/s, 2-vector): least-squares slope over the last ``window_s``;
+        None when the window holds fewer than ``min_points`` or spans under 60 % of it."""
+        if not self.points:
+            return None
+        t_end = self.points[-1][0]
+        pts = [p for p in self.points if t_end - p[0] <= window_s + 1e-9]
+        if len(pts) < min_points or pts[-1][0] - pts[0][0] < 0.6 * window_s:
+            return None
+        a = np.asarray(pts)
+        t = a[:, 0] - a[:, 0].mean()
+        denom = float(t @ t)
+        if denom <= 0:
+            return None
+        return np.array([t @ a[:, 1], t @ a[:, 2]]) / denom
+
+
+@dataclass(slots=True)
+class TrackView:
+    """What a rule sees of a track in one frame."""
+
+    track_id: int
+    vehicle_class: VehicleClass
+    frame: int
+    t: float
+    ground: Point | None  # None when the anchor is not trustworthy (box cut by the frame)
+    motion: Motion
+
+
+@dataclass(frozen=True, slots=True)
+class FrameContext:
+    """The frame being processed and the signal state at it (None: unknown or no signal)."""
+
+    frame: int
+    t: float
+    signal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule fired for a track; ``at_frame`` is the frame that shows it best."""
+
+    violation: ViolationType
+    track_id: int
+    at_frame: int
+    at_t: float
+    params: RuleParams
+
+
+class Rule(Protocol):
+    """A traffic rule."""
+
+    violation: ViolationType
+
+    def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
+        """Look at one track in one frame; a Hit the first time the rule is broken."""
+        ...
+
+    def still_holds(self, track: TrackView) -> bool:
+        """At the end of the pass (all evidence in): is the violation still justified?"""
+        ...
+
+    def forget(self, track_id: int) -> None:
+        """The track's pass ended."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A lane on the ground: polygon, unit direction of travel, classes allowed in it."""
+
+    name: str
+    polygon: Polygon
+    direction: np.ndarray
+    allowed: frozenset[VehicleClass]
+
+
+def lane_at(lanes: Sequence[Lane], p: Point) -> Lane | None:
+    """The first lane containing ``p``."""
+    return next((lane for lane in lanes if lane.polygon.contains(p)), None)
+
+
+class _OncePerTrack:
+    violation: ViolationType
+
+    def __init__(self) -> None:
+        self._fired: set[int] = set()
+
+    def still_holds(self, track: TrackView) -> bool:
+        return True
+
+    def forget(self, track_id: int) -> None:
+        self._fired.discard(track_id)
+        self._drop(track_id)
+
+    def _drop(self, track_id: int) -> None:
+        pass
+
+    def _fire(self, track: TrackView, at_frame: int, at_t: float, params: RuleParams) -> Hit:
+        self._fired.add(track.track_id)
+        return Hit(self.violation, track.track_id, at_frame, at_t, params)
+
+
+@dataclass(slots=True)
+class _Crossing:
+    seen_before: bool = False
+    done: bool = False
+
+
+class RedLightRule(_OncePerTrack):
+    """The front of the vehicle crosses the stop line while the signal is red.
+
+    The front is the anchor plus the class's typical length along the direction of
+    travel. A crossing counts once the front is ``confirm_m`` past the line and the
+    vehicle moves forward faster than ``min_speed_ms`` (a vehicle waiting at the
+    line, whose box jitters or is partly hidden by the one behind, does not cross).
+    The crossing instant is then found by going back along the current speed to
+    where the front was on the line; the signal state is the one of the first frame
+    after that instant (a front exactly on the line has not crossed yet).
+    """
+
+    violation = ViolationType.RED_LIGHT
+
+    def __init__(self, line: Line, confirm_m: float = 2.0, min_speed_ms: float = 2.0,
+                 lengths: Mapping[VehicleClass, float] = VEHICLE_LENGTH_M) -> None:
+        super().__init__()
+        self.line, self.confirm_m, self.min_speed = line, confirm_m, min_speed_ms
+        self.lengths = lengths
+        self._state: dict[int, _Crossing] = {}
+        self._signals: deque[tuple[float, int, str | None]] = deque(maxlen=600)
+
+    def _drop(self, track_id: int) -> None:
+        self._state.pop(track_id, None)
+
+    def _signal_after(self, t: float) -> tuple[float, int, str | None] | None:
+        return next((s for s in self._signals if s[0] > t + 1e-6), None)
+
+    def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
+        if not self._signals or self._signals[-1][1] != ctx.frame:
+            self._signals.append((ctx.t, ctx.frame, ctx.signal))
+        if track.ground is None or track.track_id in self._fired:
+            return None
+        st = self._state.setdefault(track.track_id, _Crossing())
+        if st.done:
+            return None
+        front = np.asarray(track.ground) + self.line.direction * self.lengths[track.vehicle_class]
+        s = self.line.signed_distance(front)
+        if s <= 0:
+            st.seen_before = True
+            return None
+        if not st.seen_before:  # first seen already past the line: never saw it cross
+            st.done = True
+            return None
+        v = track.motion.velocity(1.0)
+        speed = float(v @ self.line.direction) if v is not None else 0.0
+        if s < self.confirm_m or speed < self.min_speed:
+            return None
+        st.done = True
+        crossing = self._signal_after(ctx.t - s / speed)
+        if crossing is None or crossing[2] != Signal.RED:
+            return None
+        t, frame, _ = crossing
+        return self._fire(track, frame, t, {
+            "signal": "red", "front_offset_m": self.lengths[track.vehicle_class],
+            "speed_kmh": round(speed * 3.6, 1)})
+
+
+class WrongLaneRule(_OncePerTrack):
+    """A vehicle whose class a lane does not allow stays in that lane for ``min_s``."""
+
+    violation = ViolationType.WRONG_LANE
+
+    def __init__(self, lanes: Sequence[Lane], min_s: float = 1.0) -> None:
+        super().__init__()
+        self.lanes, self.min_s = list(lanes), min_s
+        self._since: dict[int, tuple[str, float]] = {}
+        self._lane_of: dict[int, Lane] = {}
+
+    def _drop(self, track_id: int) -> None:
+        self._since.pop(track_id, None)
+        self._lane_of.pop(track_id, None)
+
+    def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
+        if track.ground is None or track.track_id in self._fired:
+            return None
+        lane = lane_at(self.lanes, track.ground)
+        if lane is None or track.vehicle_class in lane.allowed:
+            self._since.pop(track.track_id, None)
+            return None
+        name, since = self._since.setdefault(track.track_id, (lane.name, ctx.t))
+        if name != lane.name:
+            self._since[track.track_id] = (lane.name, ctx.t)
+            return None
+        if ctx.t - since < self.min_s:
+            return None
+        self._lane_of[track.track_id] = lane
+        return self._fire(track, ctx.frame, ctx.t, {
+            "lane": lane.name, "allowed": ",".join(sorted(lane.allowed)), "min_s": self.min_s})
+
+    def still_holds(self, track: TrackView) -> bool:
+        lane = self._lane_of.get(track.track_id)
+        return lane is None or track.vehicle_class not in lane.allowed
+
+
+class WrongWayRule(_OncePerTrack):
+    """Inside the lanes, the vehicle moves against the lane's direction by at least
+    ``min_distance_m`` over at least ``min_s`` and is still moving that way."""
+
+    violation = ViolationType.WRONG_WAY
+
+    def __init__(self, lanes: Sequence[Lane], min_distance_m: float = 4.0,
+                 min_s: float = 1.0) -> None:
+        super().__init__()
+        self.lanes, self.min_distance_m, self.min_s = list(lanes), min_distance_m, min_s
+        self._start: dict[int, tuple[float, np.ndarray]] = {}
+
+    def _drop(self, track_id: int) -> None:
+        self._start.pop(track_id, None)
+
+    def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
+        if track.ground is None or track.track_id in self._fired:
+            return None
+        lane = lane_at(self.lanes, track.ground)
+        if lane is None:
+            return None
+        p = np.asarray(track.ground, dtype=np.float64)
+        t0, p0 = self._start.setdefault(track.track_id, (ctx.t, p))
+        against = -float((p - p0) @ lane.direction)
+        v = track.motion.velocity(0.5, min_points=2)
+        still_against = v is not None and float(v @ lane.direction) < -0.5
+        if against < 0:  # moved with the traffic: start over from here
+            self._start[track.track_id] = (ctx.t, p)
+            return None
+        if against >= self.min_distance_m and ctx.t - t0 >= self.min_s and still_against:
+            return self._fire(track, ctx.frame, ctx.t, {
+                "lane": lane.name, "against_m": round(against, 1),
+                "min_distance_m": self.min_distance_m})
+        return None
+
+
+class IllegalParkingRule(_OncePerTrack):
+    """Stationary inside a no-parking zone for longer than ``max_stationary_s``."""
+
+    violation = ViolationType.ILLEGAL_PARKING
+
+    def __init__(self, zones: Sequence[Polygon], max_stationary_s: float = 3.0,
+                 stationary_kmh: float = 2.0) -> None:
+        super().__init__()
+        self.zones, self.max_s, self.still_ms = list(zones), max_stationary_s, stationary_kmh / 3.6
+        self._since: dict[int, float] = {}
+
+    def _drop(self, track_id: int) -> None:
+        self._since.pop(track_id, None)
+
+    def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
+        if track.ground is None or track.track_id in self._fired:
+            return None
+        zone = next((z for z in self.zones if z.contains(track.ground)), None)
+        v = track.motion.velocity(1.0)
+        if zone is None or v is None or float(np.linalg.norm(v)) >= self.still_ms:
+            self._since.pop(track.track_id, None)
+            return None
+        since = self._since.setdefault(track.track_id, ctx.t - 1.0)  # still over the window
+        if ctx.t - since < self.max_s:
+            return None
+        return self._fire(track, ctx.frame, ctx.t, {
+            "zone": zone.name, "max_stationary_s": self.max_s,
+            "stationary_s": round(ctx.t - since, 1)})
+
+
+class SpeedingRule(_OncePerTrack):
+    """Faster than ``limit_kmh + tolerance_kmh`` in ``min_samples`` consecutive frames
+    inside the measurement zone (speed: straight-line fit over ``window_s``)."""
+
+    violation = ViolationType.SPEEDING
+
+    def __init__(self, zone: Polygon, limit_kmh: float, tolerance_kmh: float = 5.0,
+                 window_s: float = 1.0, min_samples: int = 3) -> None:
+        super().__init__()
+        self.zone, self.limit, self.tolerance = zone, limit_kmh, tolerance_kmh
+        self.window_s, self.min_samples = window_s, min_samples
+        self._count: dict[int, list[float]] = {}
+
+    def _drop(self, track_id: int) -> None:
+        self._count.pop(track_id, None)
+
+    def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
+        if track.ground is None or track.track_id in self._fired:
+            return None
+        v = track.motion.velocity(self.window_s, min_points=4)
+        if not self.zone.contains(track.ground) or v is None:
+            self._count.pop(track.track_id, None)
+            return None
+        kmh = round(float(np.linalg.norm(v)) * 3.6, 1)  # measured to 0.1 km/h
+        if kmh <= self.limit + self.tolerance:
+            self._count.pop(track.track_id, None)
+            return None
+        seen = self._count.setdefault(track.track_id, [])
+        seen.append(kmh)
+        if len(seen) < self.min_samples:
+            return None
+        return self._fire(track, ctx.frame, ctx.t, {
+            "limit_kmh": self.limit, "tolerance_kmh": self.tolerance,
+            "measured_kmh": round(float(np.median(seen)), 1)})

@@ -1,0 +1,175 @@
+"""Multi-object tracker in the style of ByteTrack (Zhang et al., 2022).
+
+Boxes are predicted with a constant-velocity Kalman filter; confident detections
+are matched to every live track by IoU (optimal assignment, ``lap.lapjv``), then
+low-confidence detections rescue tracks the first round left unmatched (occluded
+or blurred vehicles keep their id). A track needs ``min_hits`` matches before it
+counts and ends after ``lost_frames`` frames without one: that is the end of the
+vehicle's pass. Matching is class-agnostic; the class is a confidence-weighted
+vote over the pass, so one frame that calls a motorbike a car changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import lap
+import numpy as np
+
+from edge.camera import kalman
+from models.detections import Detections, box_iou
+
+
+class TrackState(enum.Enum):
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    LOST = "lost"
+
+
+@dataclass(eq=False)
+class Track:
+    """One vehicle across frames."""
+
+    track_id: int
+    mean: np.ndarray
+    cov: np.ndarray
+    box: np.ndarray  # last measured box, xyxy
+    confidence: float
+    first_frame: int
+    last_frame: int
+    state: TrackState = TrackState.TENTATIVE
+    hits: int = 1
+    missed: int = 0
+    class_votes: dict[int, float] = field(default_factory=dict)
+    conf_sum: float = 0.0
+
+    def vote(self, class_id: int, conf: float) -> None:
+        self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + conf
+        self.conf_sum += conf
+
+    @property
+    def class_id(self) -> int:
+        """The class with the largest summed confidence over the pass."""
+        return max(self.class_votes, key=self.class_votes.__getitem__)
+
+    @property
+    def mean_confidence(self) -> float:
+        return self.conf_sum / max(self.hits, 1)
+
+    @property
+    def predicted_box(self) -> np.ndarray:
+        return kalman.xyah_to_xyxy(self.mean[:4])
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    """See ``edge.camera.config.TrackerSettings``; ``lost_frames`` is ``lost_s`` x fps."""
+
+    high_conf: float = 0.45
+    new_track_conf: float = 0.55
+    match_iou: float = 0.2
+    low_match_iou: float = 0.4
+    lost_frames: int = 10
+    min_hits: int = 3
+
+
+@dataclass(slots=True)
+class TrackerOutput:
+    """Confirmed tracks matched in this frame, and confirmed tracks whose pass ended."""
+
+    active: list[Track]
+    ended: list[Track]
+
+
+def _assign(iou: np.ndarray, min_iou: float) -> tuple[list[tuple[int, int]], set[int], set[int]]:
+    rows, cols = iou.shape
+    if rows == 0 or cols == 0:
+        return [], set(range(rows)), set(range(cols))
+    _, x, _ = lap.lapjv(1.0 - iou, extend_cost=True, cost_limit=1.0 - min_iou)
+    pairs = [(r, int(c)) for r, c in enumerate(x) if c >= 0]
+    return pairs, set(range(rows)) - {r for r, _ in pairs}, set(range(cols)) - {c for _, c in pairs}
+
+
+class ByteTracker:
+    """Tracks vehicles; ``update(detections, frame)`` once per frame, in order."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, det: Detections, frame: int) -> TrackerOutput:
+        """Advance all tracks to ``frame`` and match them to this frame's detections."""
+        s = self.settings
+        for t in self.tracks:
+            t.mean, t.cov = kalman.predict(t.mean, t.cov)
+        high = np.flatnonzero(det.confidence >= s.high_conf)
+        low = np.flatnonzero(det.confidence < s.high_conf)
+        matched: set[int] = set()
+        # round 1: confident detections against every live track
+        pool = list(range(len(self.tracks)))
+        pairs, rest_t, rest_d = self._match(pool, det, high, s.match_iou)
+        for ti, di in pairs:
+            self._hit(self.tracks[ti], det, di, frame)
+            matched.add(ti)
+        # round 2: weak detections keep tracks that were seen last frame
+        recent = [ti for ti in sorted(rest_t) if self.tracks[ti].missed == 0]
+        pairs2, _, _ = self._match(recent, det, low, s.low_match_iou)
+        for ti, di in pairs2:
+            self._hit(self.tracks[ti], det, di, frame)
+            matched.add(ti)
+        ended: list[Track] = []
+        keep: list[Track] = []
+        for i, t in enumerate(self.tracks):
+            if i not in matched:
+                t.missed += 1
+                if t.state is TrackState.TENTATIVE or t.missed > s.lost_frames:
+                    if t.state is not TrackState.TENTATIVE:
+                        ended.append(t)
+                    continue
+                t.state = TrackState.LOST
+            keep.append(t)
+        for di in sorted(rest_d):
+            if det.confidence[di] >= s.new_track_conf:
+                keep.append(self._new(det, di, frame))
+        self.tracks = keep
+        active = [t for t in keep if t.state is TrackState.CONFIRMED and t.last_frame == frame]
+        return TrackerOutput(active, ended)
+
+    def _match(self, track_idx: list[int], det: Detections, det_idx: np.ndarray,
+               min_iou: float) -> tuple[list[tuple[int, int]], set[int], set[int]]:
+        if not track_idx or not len(det_idx):
+            return [], set(track_idx), {int(d) for d in det_idx}
+        boxes = np.stack([self.tracks[t].predicted_box for t in track_idx]).astype(np.float32)
+        iou = box_iou(boxes, det.xyxy[det_idx])
+        pairs, rt, rd = _assign(iou, min_iou)
+        return ([(track_idx[a], int(det_idx[b])) for a, b in pairs],
+                {track_idx[a] for a in rt}, {int(det_idx[b]) for b in rd})
+
+    def _hit(self, t: Track, det: Detections, di: int, frame: int) -> None:
+        box = det.xyxy[di].astype(np.float64)
+        t.mean, t.cov = kalman.update(t.mean, t.cov, box)
+        t.box, t.confidence = box, float(det.confidence[di])
+        t.vote(int(det.class_id[di]), t.confidence)
+        t.hits += 1
+        t.missed = 0
+        t.last_frame = frame
+        if t.state is TrackState.LOST or t.hits >= self.settings.min_hits:
+            t.state = TrackState.CONFIRMED
+
+    def _new(self, det: Detections, di: int, frame: int) -> Track:
+        box = det.xyxy[di].astype(np.float64)
+        mean, cov = kalman.initiate(box)
+        t = Track(self._next_id, mean, cov, box, float(det.confidence[di]), frame, frame,
+                  state=TrackState.CONFIRMED if self.settings.min_hits <= 1 else
+                  TrackState.TENTATIVE)
+        t.vote(int(det.class_id[di]), t.confidence)
+        self._next_id += 1
+        return t
+
+    def flush(self) -> list[Track]:
+        """End every confirmed track (the source ended): their passes are over."""
+        ended = [t for t in self.tracks if t.state is not TrackState.TENTATIVE]
+        self.tracks = []
+        return ended

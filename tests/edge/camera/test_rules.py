@@ -1,0 +1,217 @@
+"""Each traffic rule on synthetic tracks: positive and negative cases, edge instants.
+
+Ground frame: x across the road, y ahead (metres); traffic goes +y; 10 frames/s.
+The stop line is y = 30 across the road.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+
+from edge.camera.geometry import Line, Polygon
+from edge.camera.rules import (
+    VEHICLE_LENGTH_M,
+    FrameContext,
+    Hit,
+    IllegalParkingRule,
+    Lane,
+    Motion,
+    RedLightRule,
+    Rule,
+    SpeedingRule,
+    TrackView,
+    WrongLaneRule,
+    WrongWayRule,
+)
+from ioc.contract import VehicleClass, ViolationType
+
+FPS = 10
+CAR, MOTO = VehicleClass.CAR, VehicleClass.MOTORBIKE
+CAR_LEN = VEHICLE_LENGTH_M[CAR]
+UP = np.array([0.0, 1.0])
+STOP = Line(np.array([0.0, 30.0]), np.array([12.0, 30.0]), UP)
+
+
+def rect(name: str, x1: float, x2: float, y1: float, y2: float) -> Polygon:
+    return Polygon(name, np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], float))
+
+
+LANES = [
+    Lane("lane-1", rect("lane-1", 0, 3.2, 10, 30), UP, frozenset(VehicleClass)),
+    Lane("lane-moto", rect("lane-moto", 3.2, 6.4, 10, 30), UP, frozenset({MOTO})),
+]
+
+
+def drive(rule: Rule, ys: Sequence[float], *, x: float = 1.6, cls: VehicleClass = CAR,
+          signal: Callable[[int], str | None] = lambda _f: None,
+          jitter: float = 0.0) -> list[Hit]:
+    """Feed one track's anchor positions (one per frame) to ``rule``; return its hits."""
+    rng = np.random.default_rng(0)
+    motion = Motion()
+    hits = []
+    for f, y in enumerate(ys):
+        t = f / FPS
+        p = (x, float(y + (rng.uniform(-jitter, jitter) if jitter else 0.0)))
+        motion.add(t, p)
+        hit = rule.update(TrackView(7, cls, f, t, p, motion), FrameContext(f, t, signal(f)))
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def steady(y0: float, speed_ms: float, frames: int) -> list[float]:
+    return [y0 + speed_ms * f / FPS for f in range(frames)]
+
+
+def red_from(frame: int) -> Callable[[int], str]:
+    return lambda f: "red" if f >= frame else "yellow"
+
+
+def red_until(frame: int) -> Callable[[int], str]:
+    return lambda f: "red" if f <= frame else "green"
+
+
+# --- red light ---------------------------------------------------------------------------
+
+# anchor y such that the front (anchor + car length) is exactly on the line at frame 10
+_ON_LINE_AT_10 = [30.0 - CAR_LEN + (f - 10) * 1.0 for f in range(30)]  # 10 m/s
+
+
+@pytest.mark.parametrize(
+    ("case", "ys", "signal", "at_frame"),
+    [
+        ("runs the red at 36 km/h", steady(15, 10, 40), lambda _f: "red", 11),
+        ("crosses on green", steady(15, 10, 40), lambda _f: "green", None),
+        ("crosses on yellow, red comes later", steady(15, 10, 40), red_from(20), None),
+        # front exactly on the line at frame 10: it crosses at frame 11
+        ("signal turns red at the crossing instant", _ON_LINE_AT_10, red_from(11), 11),
+        ("signal turns green at the crossing instant", _ON_LINE_AT_10, red_until(10), None),
+        ("stops with its front exactly on the line", [min(y, 30.0 - CAR_LEN)
+                                                      for y in steady(15, 8, 60)],
+         lambda _f: "red", None),
+        ("first seen past the line", steady(28, 10, 30), lambda _f: "red", None),
+        ("oncoming, towards the camera", steady(45, -10, 30), lambda _f: "red", None),
+        ("signal unknown", steady(15, 10, 40), lambda _f: None, None),
+    ],
+)
+def test_red_light(case: str, ys: list[float], signal: Callable[[int], str | None],
+                   at_frame: int | None) -> None:
+    hits = drive(RedLightRule(STOP), ys, signal=signal)
+    if at_frame is None:
+        assert hits == [], case
+    else:
+        assert [h.at_frame for h in hits] == [at_frame], case
+        assert hits[0].violation is ViolationType.RED_LIGHT
+        assert hits[0].params["signal"] == "red"
+
+
+def test_red_light_ignores_a_vehicle_waiting_at_the_line_with_a_jittering_box() -> None:
+    waiting = [min(y, 30.0 - CAR_LEN - 0.3) for y in steady(15, 8, 50)] + [30 - CAR_LEN - 0.3] * 80
+    hits = drive(RedLightRule(STOP), waiting, signal=lambda _f: "red", jitter=0.8)
+    assert hits == []
+
+
+def test_red_light_fires_once_per_track_and_again_after_forget() -> None:
+    rule = RedLightRule(STOP)
+    assert len(drive(rule, steady(15, 10, 40), signal=lambda _f: "red")) == 1
+    assert drive(rule, steady(15, 10, 40), signal=lambda _f: "red") == []  # same track id
+    rule.forget(7)
+    assert len(drive(rule, steady(15, 10, 40), signal=lambda _f: "red")) == 1
+
+
+# --- wrong lane --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "x", "cls", "frames", "fires"),
+    [
+        ("car in the motorbike lane for 2 s", 4.8, CAR, 20, True),
+        ("car in the motorbike lane for 0.5 s", 4.8, CAR, 5, False),
+        ("motorbike in the motorbike lane", 4.8, MOTO, 40, False),
+        ("car in the general lane", 1.6, CAR, 40, False),
+        ("motorbike in the general lane", 1.6, MOTO, 40, False),
+        ("car outside every lane", 8.0, CAR, 40, False),
+    ],
+)
+def test_wrong_lane(case: str, x: float, cls: VehicleClass, frames: int, fires: bool) -> None:
+    hits = drive(WrongLaneRule(LANES, min_s=1.0), steady(12, 3, frames), x=x, cls=cls)
+    assert (len(hits) == 1) is fires, case
+    if fires:
+        assert hits[0].params["lane"] == "lane-moto"
+
+
+def test_wrong_lane_is_withdrawn_when_the_vote_makes_it_a_motorbike() -> None:
+    rule = WrongLaneRule(LANES, min_s=1.0)
+    assert drive(rule, steady(12, 3, 20), x=4.8, cls=CAR)
+    later = TrackView(7, MOTO, 30, 3.0, None, Motion())
+    assert rule.still_holds(later) is False
+    assert rule.still_holds(TrackView(7, CAR, 30, 3.0, None, Motion())) is True
+
+
+# --- wrong way ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "ys", "jitter", "fires"),
+    [
+        ("oncoming at 36 km/h", steady(29, -10, 20), 0.0, True),
+        ("oncoming, seen for under a second", steady(29, -10, 6), 0.0, False),
+        ("with the traffic", steady(11, 10, 19), 0.0, False),
+        ("stationary, jittering box", [20.0] * 60, 0.8, False),
+        ("reverses 2 m", steady(20, -2, 10) + [18.0] * 20, 0.0, False),
+    ],
+)
+def test_wrong_way(case: str, ys: list[float], jitter: float, fires: bool) -> None:
+    hits = drive(WrongWayRule(LANES, min_distance_m=4.0, min_s=1.0), ys, jitter=jitter)
+    assert (len(hits) == 1) is fires, case
+
+
+# --- illegal parking ---------------------------------------------------------------------
+
+ZONE = rect("kerb", 6.4, 9.0, 20, 30)
+
+
+@pytest.mark.parametrize(
+    ("case", "x", "ys", "fires"),
+    [
+        ("parks 5 s in the zone", 7.7, steady(15, 5, 15) + [22.0] * 50, True),
+        ("stops 2 s in the zone", 7.7, steady(15, 5, 15) + [22.0] * 20 + steady(22, 5, 20),
+         False),
+        ("parks 5 s outside the zone", 7.7, steady(10, 5, 15) + [17.0] * 50, False),
+        ("crawls through the zone at 5 km/h", 7.7, steady(20, 1.4, 70), False),
+        ("parks 5 s beside the zone", 1.6, steady(15, 5, 15) + [22.0] * 50, False),
+    ],
+)
+def test_illegal_parking(case: str, x: float, ys: list[float], fires: bool) -> None:
+    rule = IllegalParkingRule([ZONE], max_stationary_s=3.0, stationary_kmh=2.0)
+    hits = drive(rule, ys, x=x, jitter=0.05)
+    assert (len(hits) == 1) is fires, case
+    if fires:
+        assert hits[0].params["zone"] == "kerb"
+        assert hits[0].params["stationary_s"] >= 3.0
+
+
+# --- speeding ----------------------------------------------------------------------------
+
+SPEED_ZONE = rect("speed", 0, 12, 10, 60)
+
+
+@pytest.mark.parametrize(
+    ("case", "kmh", "y0", "fires"),
+    [
+        ("70 km/h in a 50 zone", 70, 12, True),
+        ("45 km/h", 45, 12, False),
+        ("55 km/h: limit + tolerance is not over it", 55, 12, False),
+        ("57 km/h", 57, 12, True),
+        ("70 km/h beyond the measurement zone", 70, 61, False),
+    ],
+)
+def test_speeding(case: str, kmh: float, y0: float, fires: bool) -> None:
+    rule = SpeedingRule(SPEED_ZONE, limit_kmh=50, tolerance_kmh=5, window_s=1.0, min_samples=3)
+    hits = drive(rule, steady(y0, kmh / 3.6, 25))
+    assert (len(hits) == 1) is fires, case
+    if fires:
+        assert hits[0].params["measured_kmh"] == pytest.approx(kmh, abs=0.5)
