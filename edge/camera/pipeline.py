@@ -122,8 +122,9 @@ class CameraPipeline:
         out = self.tracker.update(det, frame.index)
         ctx = FrameContext(frame.index, frame.t, signal)
         h, w = frame.image.shape[:2]
-        for track in out.active:
-            self._observe(track, frame, ctx, w, h)
+        hidden = bottom_hidden(np.array([t.box for t in out.active]).reshape(-1, 4), det.xyxy)
+        for track, hide in zip(out.active, hidden, strict=True):
+            self._observe(track, frame, ctx, w, h, bool(hide))
         events: list[Event] = []
         for track in out.ended:
             events += self._end_pass(track)
@@ -138,7 +139,8 @@ class CameraPipeline:
         s.inference_ms += a * (1000 * infer_s - s.inference_ms)
         s.frame_ms += a * (1000 * total_s - s.frame_ms)
 
-    def _observe(self, track: Track, frame: Frame, ctx: FrameContext, w: int, h: int) -> None:
+    def _observe(self, track: Track, frame: Frame, ctx: FrameContext, w: int, h: int,
+                 hidden: bool) -> None:
         p = self._passes.get(track.track_id)
         if p is None:
             p = self._passes[track.track_id] = _Pass(first_ts=frame.ts)
@@ -146,7 +148,7 @@ class CameraPipeline:
         p.last_ts = frame.ts
         x1, _, x2, y2 = track.box
         ground = None
-        if x1 > 1 and x2 < w - 2 and y2 < h - 2:  # a box cut by the frame hides its anchor
+        if x1 > 1 and x2 < w - 2 and y2 < h - 2 and not hidden:
             ground = self.scene.calibration.point((x1 + x2) / 2, y2)
             p.motion.add(frame.t, ground)
             p.start = p.start or ground
@@ -300,3 +302,22 @@ class CameraPipeline:
             plate_color=plate.colour if plate is not None else None,  # type: ignore[arg-type]
             location=c.location, rule=hit.params, evidence=evidence)
 
+
+
+def bottom_hidden(boxes: np.ndarray, others: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """For each box (N,4), whether a nearer object (M,4) may hide its bottom edge.
+
+    The anchor of a vehicle is where its box meets the road; a vehicle just behind
+    it in the image (its box reaching lower, overlapping the bottom of this one)
+    can hide that edge, which would put the vehicle metres farther than it is. Such
+    frames give no ground position (like a box cut by the frame).
+    """
+    if not len(boxes) or not len(others):
+        return np.zeros(len(boxes), dtype=bool)
+    a, b = boxes[:, None, :], others[None, :, :]
+    height = a[..., 3] - a[..., 1]
+    width = a[..., 2] - a[..., 0]
+    nearer = b[..., 3] > a[..., 3] + 1.0
+    covers = b[..., 1] < a[..., 3] + margin * height
+    overlap = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    return np.any(nearer & covers & (overlap > 0.2 * width), axis=1)

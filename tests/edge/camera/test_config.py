@@ -1,0 +1,114 @@
+"""Camera configs: the shipped ones load and match the simulator; bad ones give named errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.camera.build import load_models
+from edge.camera.config import load_camera_config
+from edge.camera.scene import build_scene
+from ioc.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
+SHIPPED = sorted((ROOT / "firmware_configs" / "hue").glob("cam-*.yaml"))
+BAD_OUTPUT = ROOT / "tests" / "models" / "data" / "bad_output.onnx"
+LEQUYDON = ROOT / "firmware_configs" / "hue" / "cam-lequydon-01.yaml"
+
+
+def test_four_shipped_cameras() -> None:
+    assert len(SHIPPED) == 4
+    kinds = sorted(load_camera_config(p).source.scene for p in SHIPPED)  # type: ignore[union-attr]
+    assert kinds == ["intersection", "intersection", "segment", "segment"]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_geometry_matches_the_simulator(path: Path) -> None:
+    """Calibration, lanes and stop line put the simulator's world where it is drawn."""
+    cfg = load_camera_config(path)
+    scene = build_scene(cfg)
+    k = cfg.frame.width / 640
+    f, horizon = 720 * k, 10 * k
+
+    def pixel(x: float, d: float) -> tuple[float, float]:  # simulator projection, camera 6 m up
+        return cfg.frame.width / 2 + f * (x - 5.0) / d, horizon + f * 6.0 / d
+
+    for x, d in [(1.6, 15.0), (8.0, 25.0), (10.85, 28.0), (4.8, 38.0)]:
+        assert scene.calibration.point(*pixel(x, d)) == pytest.approx((x, d), abs=0.02)
+    lanes = {lane.name: lane for lane in scene.lanes}
+    assert lanes["lane-moto"].allowed == frozenset({"motorbike"})
+    assert lanes["lane-moto"].polygon.contains((8.0, 20.0))
+    assert not lanes["lane-moto"].polygon.contains((4.8, 20.0))
+    for lane in scene.lanes:
+        assert lane.direction == pytest.approx(np.array([0.0, 1.0]), abs=1e-3)
+    if cfg.source.scene == "intersection":  # type: ignore[union-attr]
+        red = next(r for r in scene.rules if r.violation == "red_light")
+        assert red.line.signed_distance((5.0, 30.0)) == pytest.approx(0.0, abs=0.02)
+        assert red.line.signed_distance((5.0, 31.0)) == pytest.approx(1.0, abs=0.02)
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def test_zone_point_outside_the_frame_names_file_line_and_key(tmp_path: Path) -> None:
+    text = LEQUYDON.read_text()
+    lines = text.splitlines()
+    zone_line = next(i for i, s in enumerate(lines) if "zone: [[" in s) + 1
+    bad = re.sub(r"zone: \[\[[\d.]+, ", "zone: [[1500, ", text, count=1)
+    path = tmp_path / "cam.yaml"
+    path.write_text(bad)
+    with pytest.raises(ConfigError) as err:
+        load_camera_config(path)
+    msg = str(err.value)
+    assert f"{path}:{zone_line}: rules.speeding.zone.0: [1500," in msg
+    assert "outside the 1280x720 frame" in msg
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("  width: 1280\n  height: 720\ndetector", "  width: 1280\n  height: 700\ndetector",
+         "<top>", "source is 1280x720 but frame says 1280x700"),
+        ("device: cam-lequydon-01", "device: Cam 01", "device", "should match pattern"),
+        ("  lost_s: 1.0", "  lost_secs: 1.0", "tracker.lost_secs", "unknown key"),
+        ("signal:\n  source: simulator\n", "", "<top>", "rules.red_light needs a signal"),
+        ("timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus", "<top>", "Mars/Olympus"),
+        ("  ground: [[0, 15]", "  metres_per_pixel: 0.05\n  ground: [[0, 15]", "calibration",
+         "either image + ground points or metres_per_pixel"),
+    ],
+)
+def test_bad_config_values_are_named(tmp_path: Path, old: str, new: str, key: str,
+                                     message: str) -> None:
+    path = tmp_path / "cam.yaml"
+    path.write_text(_edit(LEQUYDON.read_text(), old, new))
+    with pytest.raises(ConfigError) as err:
+        load_camera_config(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert f": {key}:" in msg
+    assert message in msg
+
+
+@pytest.mark.parametrize("which", ["not_onnx", "wrong_shape", "missing"])
+def test_model_problems_name_file_line_and_key(tmp_path: Path, which: str) -> None:
+    model = {"not_onnx": tmp_path / "model.onnx", "wrong_shape": BAD_OUTPUT,
+             "missing": tmp_path / "nope.onnx"}[which]
+    if which == "not_onnx":
+        model.write_text("not a protobuf\n" * 10)
+    text = _edit(LEQUYDON.read_text(), "  model: models/vehicles_plates_320.onnx",
+                 f"  model: {model}")
+    path = tmp_path / "cam.yaml"
+    path.write_text(text)
+    line = next(i for i, s in enumerate(text.splitlines()) if s.startswith("  model:")) + 1
+    cfg = load_camera_config(path)
+    with pytest.raises(ConfigError) as err:
+        load_models(cfg, source=str(path), base=ROOT)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line}: detector.model: {model}: ")
+    assert {"not_onnx": "is not a loadable ONNX model", "wrong_shape": "unexpected output shape",
+            "missing": "model file not found"}[which] in msg

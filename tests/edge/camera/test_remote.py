@@ -1,0 +1,65 @@
+"""Remote config: what is accepted, what is refused and why (named like a file error)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.camera.config import load_camera_config
+from edge.camera.remote import Refusal, check_remote, refusal_event
+from ioc.contract import Topics, decode_any, encode
+
+ROOT = Path(__file__).resolve().parents[3]
+PATH = ROOT / "firmware_configs" / "hue" / "cam-lequydon-01.yaml"
+TEXT = PATH.read_text()
+TOPIC = Topics.config("hue", "cam-lequydon-01")
+
+
+def test_a_newer_valid_config_is_accepted() -> None:
+    current = load_camera_config(PATH)
+    text = TEXT.replace("version: 1", "version: 2").replace("limit_kmh: 50", "limit_kmh: 40")
+    new = check_remote(current, TOPIC, text.encode())
+    assert not isinstance(new, Refusal)
+    assert new.version == 2
+    assert new.rules.speeding is not None
+    assert new.rules.speeding.limit_kmh == 40
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("version: 1", "version: 1", "version: 1: not newer than the running version 1"),
+        ("limit_kmh: 50", "limit_kmh: -5", "rules.speeding.limit_kmh: -5: Input should be "
+                                           "greater than 0"),
+        ("device: cam-lequydon-01", "device: cam-other-01", "device: cannot change without a "
+                                                            "restart"),
+        ("  port: 1883", "  port: 1884", "broker: cannot change without a restart"),
+        ("zone: [[", "zone: [[5000, 1], [", "rules.speeding.zone.0: [5000, 1]: point outside"),
+        ("kind: camera_gateway", "kind: [", "not valid YAML"),
+    ],
+)
+def test_bad_configs_are_refused_with_the_reason(old: str, new: str, reason: str) -> None:
+    current = load_camera_config(PATH)
+    text = TEXT.replace(old, new, 1)
+    if old != "version: 1":
+        text = text.replace("version: 1", "version: 2", 1)
+    got = check_remote(current, TOPIC, text.encode())
+    assert isinstance(got, Refusal)
+    assert f"mqtt:{TOPIC}" in got.reason
+    assert reason in got.reason
+
+
+def test_binary_garbage_is_refused() -> None:
+    got = check_remote(load_camera_config(PATH), TOPIC, b"\xff\xfe\x00garbage")
+    assert isinstance(got, Refusal)
+    assert "not UTF-8" in got.reason
+
+
+def test_refusal_event_is_a_valid_contract_event_naming_device_topic_and_reason() -> None:
+    cfg = load_camera_config(PATH)
+    ev = refusal_event(cfg, TOPIC, b"version: 0", "version: 0: not newer")
+    back = decode_any(Topics.for_event(ev), encode(ev))
+    assert back == ev
+    assert (ev.device, ev.step, ev.code, ev.topic) == ("cam-lequydon-01", "edge-config",
+                                                       "config", TOPIC)
