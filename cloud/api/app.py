@@ -33,12 +33,13 @@ def _roles(dependant: Dependant) -> tuple[str, ...] | None:
 
 
 def route_roles(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...] | None]:
-    """``(method, path) -> roles admitted`` of every API route (None: no token needed)."""
+    """``(method, path) -> roles admitted`` of every documented route (None: no token needed),
+    read back from the OpenAPI document the app serves."""
     out: dict[tuple[str, str], tuple[str, ...] | None] = {}
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in route.methods:
-                out[(method, route.path)] = _roles(route.dependant)
+    for path, operations in app.openapi()["paths"].items():
+        for method, op in operations.items():
+            roles = op.get("x-roles") or None
+            out[(method.upper(), path)] = tuple(roles) if roles else None
     return out
 
 
@@ -48,12 +49,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     for module in (police, alerts, stations, traffic, devices, admin):
+        for route in module.router.routes:
+            if isinstance(route, APIRoute) and "x-roles" not in (route.openapi_extra or {}):
+                roles = _roles(route.dependant)
+                note = f"Roles: {', '.join(roles)}." if roles else "No token needed."
+                route.description = f"{route.description}\n\n{note}".strip()
+                route.openapi_extra = {**(route.openapi_extra or {}),
+                                       "x-roles": list(roles or [])}
         app.include_router(module.router)
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            roles = _roles(route.dependant)
-            note = f"Roles: {', '.join(roles)}." if roles else "No token needed."
-            route.description = f"{route.description}\n\n{note}".strip()
-            route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": list(roles or [])}
     app.add_middleware(BodyGuard, max_bytes=ctx.config.limits.max_body_bytes)
     return app

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 
 import uvicorn
+from fastapi import FastAPI
 
 from cloud.api.app import create_app
 from cloud.api.auth import TokenTable
@@ -39,6 +40,7 @@ class CloudServer:
         self.host = host
         self.port = config.listen.port if port is None else port
         self.ctx: ApiContext | None = None
+        self.app: FastAPI | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._dispatcher: Dispatcher | None = None
@@ -65,7 +67,9 @@ class CloudServer:
                              stale_after_s=self.config.limits.device_stale_after_s)
         stores.db.query("SELECT 1")  # an unreachable database fails here, not on first request
         self.ctx = ApiContext(self.config, stores, tokens)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says
+        # TCP, and without that every keep-alive response waits ~40 ms for a delayed ACK
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
@@ -75,7 +79,8 @@ class CloudServer:
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
         sock.listen(128)
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(create_app(self.ctx), log_config=None, access_log=False,
+        self.app = create_app(self.ctx)
+        config = uvicorn.Config(self.app, log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
