@@ -59,7 +59,10 @@ def problem(status: int, message: str, problems: Sequence[dict[str, str]] = (),
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _where(loc: Sequence[Any]) -> str:
+def _where(err: dict[str, Any]) -> str:
+    loc = err.get("loc", ())
+    if err.get("type") == "json_invalid":  # loc is ("body", character offset)
+        return "body"
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body" and len(parts) > 1 and not parts[1]:
         parts = parts[:1]
@@ -73,7 +76,9 @@ def _message(err: dict[str, Any]) -> str:
             msg = msg[len(prefix):]
     if err.get("type") == "json_invalid":
         ctx = err.get("ctx") or {}
-        msg = f"body is not valid JSON: {ctx.get('error', msg)}"
+        loc = err.get("loc", ())
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        msg = f"body is not valid JSON{at}: {ctx.get('error', msg)}"
     elif err.get("type") == "extra_forbidden":
         msg = "unknown field (a typo?)"
     return msg
@@ -90,7 +95,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"where": _where(e.get("loc", ())), "message": _message(e)}
+        problems = [{"where": _where(e), "message": _message(e)}
                     for e in exc.errors()]
         first = problems[0] if problems else {"where": "request", "message": "invalid"}
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -106,7 +111,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFoundError)
     async def _missing(_r: Request, exc: NotFoundError) -> JSONResponse:
-        return problem(404, str(exc).strip("'\""))
+        return problem(404, str(exc))
 
     @app.exception_handler(ConflictError)
     async def _conflict(_r: Request, exc: ConflictError) -> JSONResponse:

@@ -1,0 +1,119 @@
+"""Bad input gets a 4xx with a JSON body saying what and where, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+PLATES = "/api/v1/plates/history"
+
+# (role, method, url, how the body is sent, expected status, expected `where`, text in message)
+CASES: list[tuple[str, str, str, dict[str, object], int, str, str]] = [
+    ("police", "GET", f"{PLATES}?plate=75A!2345", {}, 422, "query.plate",
+     "characters no plate carries"),
+    ("police", "GET", f"{PLATES}?plate=75", {}, 422, "query.plate", "needs 4 to 12"),
+    ("police", "GET", f"{PLATES}", {}, 422, "query.plate", "Field required"),
+    ("police", "GET", f"{PLATES}?plate=75A12345&match=fuzzy", {}, 422, "query.match",
+     "'exact', 'one_off' or 'prefix'"),
+    ("police", "GET", f"{PLATES}?plate=75A12345&since=2025-11-04T00:00:00Z"
+     "&until=2025-11-03T00:00:00Z", {}, 422, "query.until", "is not before until"),
+    ("police", "GET", f"{PLATES}?plate=75A12345&since=2025-11-04T00:00:00", {}, 422,
+     "query.since", "has no timezone"),
+    ("police", "GET", f"{PLATES}?plate=75A12345&since=yesterday", {}, 422, "query.since",
+     "datetime"),
+    ("police", "GET", f"{PLATES}?plate=75A12345&limit=0", {}, 422, "query.limit",
+     "greater than or equal to 1"),
+    ("police", "GET", f"{PLATES}?plate=75A12345&camera=CAM%2001", {}, 422, "query.camera",
+     "pattern"),
+    ("police", "POST", "/api/v1/watchlist", {"json": {"plate": "75A1234X", "reason": "r"}}, 422,
+     "body.plate", "not a Vietnamese plate"),
+    ("police", "POST", "/api/v1/watchlist", {"json": {"plate": "75A12345"}}, 422,
+     "body.reason", "Field required"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "75A12345", "reason": "r", "colour": "red"}}, 422, "body.colour",
+     "unknown field"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "75A12345", "reason": "r", "expires_at": "2026-01-01T00:00:00"}}, 422,
+     "body.expires_at", "timezone"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"content": b'{"plate": "75A12345", "reason": ', "headers": {
+         "Content-Type": "application/json"}}, 422, "body", "not valid JSON"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"content": b"plate=75A12345&reason=r",
+      "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415,
+     "header.Content-Type", "must be application/json"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"content": b'{"plate": "75A12345", "reason": "r"}'}, 415, "header.Content-Type",
+     "no Content-Type"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "75A12345", "reason": "x" * 5000}}, 413, "header.Content-Length",
+     "larger than 4096 bytes"),
+    ("police", "POST", "/api/v1/watchlist", {"json": ["75A12345"]}, 422, "body",
+     "valid dictionary"),
+    ("police", "PATCH", "/api/v1/watchlist/nope", {"json": {"reason": "r"}}, 404,
+     "path.entry_id", "no watchlist entry 'nope'"),
+    ("police", "PATCH", "/api/v1/watchlist/nope", {"json": {}}, 422, "body", "nothing to change"),
+    ("police", "GET", "/api/v1/watchlist/nope", {}, 404, "path.entry_id", "no watchlist entry"),
+    ("police", "DELETE", "/api/v1/watchlist/nope", {}, 404, "path.entry_id",
+     "no watchlist entry"),
+    ("police", "GET", "/api/v1/plates/reads/nope", {}, 404, "path.read_id", "no plate read"),
+    ("flood_operator", "GET", "/api/v1/alerts/nope", {}, 404, "path.alert_id", "no alert 'nope'"),
+    ("flood_operator", "POST", "/api/v1/alerts/nope/acknowledge", {}, 404, "path.alert_id",
+     "no alert"),
+    ("flood_operator", "GET", "/api/v1/alerts?state=closed", {}, 422, "query.state", "'open'"),
+    ("flood_operator", "GET", "/api/v1/alerts/stream", {"headers": {"Last-Event-ID": "abc"}},
+     422, "header.Last-Event-ID", "not a sequence number"),
+    ("flood_operator", "POST", "/api/v1/alerts/x/assign", {"json": {"assignee": "nobody-9"}},
+     422, "body.assignee", "unknown user 'nobody-9'"),
+    ("flood_operator", "GET", "/api/v1/stations/kimlong/readings?quantity=depth", {}, 422,
+     "query.quantity", "is not one of"),
+    ("flood_operator", "GET", "/api/v1/stations/Kim%20Long/readings?quantity=rain", {}, 422,
+     "path.station", "pattern"),
+    ("traffic_officer", "POST", "/api/v1/violations/nope/review",
+     {"json": {"decision": "maybe"}}, 422, "body.decision", "'confirmed' or 'rejected'"),
+    ("traffic_officer", "POST", "/api/v1/violations/nope/review",
+     {"json": {"decision": "confirmed"}}, 404, "", "no violation 'nope'"),
+    ("traffic_officer", "GET", "/api/v1/violations/nope/package", {}, 404, "path.violation_id",
+     "no violation"),
+    ("traffic_officer", "GET", "/api/v1/violations?type=speeding-ish", {}, 422, "query.type",
+     "red_light"),
+    ("technician", "GET", "/api/v1/devices/hue/nope", {}, 404, "path.device",
+     "no device hue/nope"),
+    ("admin", "GET", "/api/v1/audit?since=2025-11-04T00:00:00Z&until=2025-11-04T00:00:00Z", {},
+     422, "query.until", "is not before"),
+    ("admin", "GET", "/api/v1/nowhere", {}, 404, "", "no such endpoint: GET /api/v1/nowhere"),
+    ("admin", "PUT", "/api/v1/me", {}, 405, "", "PUT is not allowed on /api/v1/me"),
+]
+
+
+@pytest.mark.parametrize(("role", "method", "url", "send", "status", "where", "text"), CASES,
+                         ids=[f"{c[1]} {c[2][:50]} {c[5]}" for c in CASES])
+def test_bad_input_is_a_clear_4xx(client: httpx.Client, as_role, role: str, method: str,
+                                  url: str, send: dict[str, object], status: int, where: str,
+                                  text: str) -> None:
+    headers = {**as_role.headers(role), **send.get("headers", {})}  # type: ignore[dict-item]
+    kwargs = {k: v for k, v in send.items() if k != "headers"}
+    response = client.request(method, url, headers=headers, **kwargs)  # type: ignore[arg-type]
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) <= {"error", "message", "problems"}
+    assert text in body["message"], body
+    if where:
+        assert where in [p["where"] for p in body["problems"]], body
+
+
+def test_body_larger_than_declared_is_cut_off(client: httpx.Client, as_role) -> None:
+    """A chunked body (no Content-Length) is counted as it arrives."""
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"plate": "75A12345", "reason": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = client.post("/api/v1/watchlist", content=chunks(),
+                           headers={**as_role.headers("police"),
+                                    "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["problems"] == [{"where": "body",
+                                            "message": "body is larger than 4096 bytes"}]
