@@ -83,7 +83,10 @@ class RecoveryConfig(StrictModel):
 
     dir: Path | None = None
     epoch_interval_s: float = Field(default=1.0, gt=0, le=600)
-    backup_interval_s: float = Field(default=0.0, ge=0, le=86400)
+    #: keep superseded snapshots this long: a crash soon after a restart resumes from an
+    #: epoch whose snapshots Bytewax would otherwise already have deleted (seen in
+    #: tests/integration/test_stream_recovery.py with backup_interval 0)
+    backup_interval_s: float = Field(default=600.0, ge=0, le=86400)
 
 
 class WatchlistConfig(StrictModel):

@@ -98,18 +98,26 @@ class RainWindows:
             return RainUpdate([], late=True, refused=(
                 f"rain reading at {ts.isoformat()} is older than every kept window"
                 f" (emitted until {self.emitted_until.isoformat()}, horizon {self.horizon})"))
-        self.amounts[_ms(ts)] = mm
+        key = _ms(ts)
         late = self.emitted_until is not None and ts <= self.emitted_until
+        if self.amounts.get(key) == mm:
+            # The same reading again (at-least-once delivery): nothing changed, and
+            # re-emitting closed windows would recompute them from pruned readings.
+            return RainUpdate([], late=late)
+        self.amounts[key] = mm
         totals: list[RainTotal] = []
         if late:
             assert self.emitted_until is not None
-            # Every emitted boundary whose windows contain ts is corrected.
+            # Every emitted boundary whose windows contain ts is corrected, as long as
+            # the window's readings are all still kept (older ones were pruned).
+            kept_from = self.emitted_until - self.horizon
             end = self._floor(ts)
             if end < ts:
                 end += self.step
             while end <= self.emitted_until:
                 if end - self.horizon < ts:
-                    totals.extend(self._emit(end, revised=True, touching=ts))
+                    totals.extend(t for t in self._emit(end, revised=True, touching=ts)
+                                  if end - t.window >= kept_from)
                 end += self.step
         if self.max_seen is None or ts > self.max_seen:
             self.max_seen = ts

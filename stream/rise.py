@@ -22,11 +22,16 @@ class RateOfRise:
     values: list[float] = field(default_factory=list)
 
     def add(self, ts: datetime, value: float) -> float | None:
-        """Add a reading; return the rate of rise at ``ts`` in m/h, or None without history."""
+        """Add a reading; return the rate of rise at ``ts`` in m/h, or None without history
+        (or when the reading is one already added)."""
         t = ts.timestamp()
         i = bisect.bisect_left(self.times, t)
         if i < len(self.times) and self.times[i] == t:
-            self.values[i] = value  # the same reading again
+            if self.values[i] == value:
+                # The same reading again (at-least-once delivery): its rate was given
+                # already, and history it needed may since have been pruned.
+                return None
+            self.values[i] = value  # a corrected value for the same instant
         else:
             self.times.insert(i, t)
             self.values.insert(i, value)

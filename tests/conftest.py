@@ -59,12 +59,12 @@ class VictoriaMetrics:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        log = (self.workdir / "vm.log").open("wb")
-        self.proc = subprocess.Popen(
-            [exe, f"-httpListenAddr=127.0.0.1:{self.port}",
-             f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
-             "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s"],
-            stdout=log, stderr=subprocess.STDOUT)
+        with (self.workdir / "vm.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [exe, f"-httpListenAddr=127.0.0.1:{self.port}",
+                 f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
+                 "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s"],
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from edge.drivers.base import Sample
 from ioc.config import StrictModel, load_yaml_model
-from ioc.contract import QUANTITIES, Quantity
+from ioc.contract import QUANTITIES, Quantity, SensorReading, reading_id
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
@@ -118,6 +118,19 @@ class Scenario(StrictModel):
             n += 1
         return out
 
+
+    def readings(self, site: str = "hue") -> list[SensorReading]:
+        """Every device's samples as wire-contract readings, in time then device order
+        (what the gateways of this scenario publish)."""
+        out = [
+            SensorReading(
+                id=reading_id(device, s.quantity, s.ts, s.station), site=site, device=device,
+                ts=s.ts, station=s.station, quantity=s.quantity,  # type: ignore[arg-type]
+                value=s.value, unit=s.unit, period_s=s.period_s)
+            for device in self.devices() for s in self.samples(device)
+        ]
+        out.sort(key=lambda r: (r.ts, r.device))
+        return out
 
 def shipped_scenarios() -> dict[str, Path]:
     """Scenarios shipped with the package, by name."""

@@ -83,3 +83,21 @@ def test_long_silence_does_not_emit_empty_windows_one_by_one() -> None:
     feed(rw, [(10, 1.0)])
     update = rw.add(minutes(60 * 24 * 30), 1.0)  # a month later
     assert len(update.totals) <= 25 * len(rw.windows)
+
+
+def test_a_late_duplicate_changes_nothing_and_corrections_skip_pruned_windows() -> None:
+    """At-least-once delivery re-sends readings after a crash: a duplicate arriving after
+    its windows closed must not re-emit them (they would be recomputed from readings
+    already pruned); a genuinely new late reading corrects only windows still complete."""
+    rw = RainWindows(windows=(H, 3 * H), step=H, lateness=timedelta(minutes=10))
+    feed(rw, [(m, 1.0) for m in range(10, 10 * 60, 10)])  # 1 mm every 10 min for ~10 h
+    assert rw.emitted_until is not None
+    dup = rw.add(minutes(8 * 60 + 30), 1.0)  # already counted, windows long closed
+    assert dup.totals == []
+    assert dup.late
+    new = rw.add(minutes(8 * 60 + 35), 2.0)  # new and late: corrects what it can, exactly
+    assert new.totals
+    kept_from = rw.emitted_until - 3 * H
+    assert all(t.end - t.window >= kept_from for t in new.totals)
+    for t in new.totals:
+        assert t.samples == round(t.window / timedelta(minutes=10)) + 1

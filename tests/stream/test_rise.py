@@ -31,3 +31,16 @@ def test_falling_river_has_negative_rate() -> None:
     r = RateOfRise(window=timedelta(hours=1))
     r.add(T0, 3.5)
     assert r.add(T0 + timedelta(hours=1), 3.2) == pytest.approx(-0.3)
+
+
+def test_the_same_reading_again_gives_no_new_rate() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from stream.rise import RateOfRise
+
+    r = RateOfRise(window=timedelta(hours=1))
+    t0 = datetime(2025, 11, 3, tzinfo=UTC)
+    rates = [r.add(t0 + timedelta(minutes=10 * i), 1.0 + 0.01 * i) for i in range(40)]
+    assert rates[-1] == 0.06
+    assert r.add(t0 + timedelta(minutes=10 * 39), 1.0 + 0.01 * 39) is None  # duplicate
+    assert r.add(t0 + timedelta(minutes=10 * 39), 2.0) is not None  # a corrected value
