@@ -11,10 +11,13 @@ order, and closes the stores.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import socket
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,7 +25,7 @@ from fastapi import FastAPI
 from cloud.api.app import create_app
 from cloud.api.auth import TokenTable
 from cloud.api.context import ApiContext
-from cloud.config import CloudConfig
+from cloud.config import ROLES, CloudConfig, StoreSettings, UserConfig
 from cloud.notify.dispatcher import Dispatcher
 from cloud.notify.factory import notifiers_from_config
 from cloud.stores.bundle import CloudStores, open_stores
@@ -151,3 +154,28 @@ class CloudServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def local_config(data_dir: Path, *, site: str = "hue") -> tuple[CloudConfig, dict[str, str]]:
+    """A config for one machine (the demo): the stores in ``data_dir`` (the events file the
+    stream writes is ``data_dir/events.sqlite``), port 0, and one user per role
+    (``<role>-demo``) whose fresh random token is written to ``data_dir/tokens/<role>``
+    (mode 0600) and referenced by file. Returns the config and the tokens by role."""
+    folder = data_dir / "tokens"
+    folder.mkdir(parents=True, exist_ok=True)
+    tokens: dict[str, str] = {}
+    users: list[UserConfig] = []
+    for role in ROLES:
+        token = secrets.token_urlsafe(24)
+        path = folder / role
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        tokens[role] = token
+        users.append(UserConfig(name=f"{role.replace('_', '-')}-demo", role=role,
+                                token_file=path))
+    store = StoreSettings(events_path=data_dir / "events.sqlite",
+                          timeseries_path=data_dir / "timeseries.sqlite",
+                          evidence_dir=data_dir / "evidence")
+    config = CloudConfig(site=site, store=store, users=users, listen={"port": 0})
+    return config, tokens
