@@ -1,15 +1,31 @@
 """Per-camera processing: traffic aggregates from vehicle passes and violations.
 
 :class:`CameraProcessor` is the mapper of the dataflow's ``stateful_map`` keyed by
-camera; like :class:`stream.station.StationProcessor` it is pure Python.
+camera; like :class:`stream.station.StationProcessor` it is pure Python. Its state is
+a :class:`stream.traffic.CameraTraffic` (counts, flow, mean speed and congestion per
+lane and minute; violations per type and hour) and the camera's alert series
+(congestion rules of ``stream/rules.yaml``).
 """
 
 from __future__ import annotations
 
-from ioc.contract import Aggregate, DeadLetter, VehicleTrack, Violation
-from stream.config import StreamConfig
+from dataclasses import dataclass, field
 
-Output = VehicleTrack | Violation | Aggregate | DeadLetter
+from ioc.contract import (
+    Aggregate,
+    Alert,
+    DeadLetter,
+    DecodeError,
+    VehicleTrack,
+    Violation,
+    encode,
+)
+from stream.config import StreamConfig
+from stream.rules import StationAlarms
+from stream.rules_config import RuleSet, load_rules
+from stream.traffic import CameraTraffic
+
+Output = VehicleTrack | Violation | Aggregate | Alert | DeadLetter
 
 
 def camera_key(event: VehicleTrack | Violation) -> str:
@@ -17,14 +33,39 @@ def camera_key(event: VehicleTrack | Violation) -> str:
     return f"{event.site}/{event.camera}"
 
 
-class CameraProcessor:
-    """Turns a camera's vehicle passes and violations into traffic aggregates."""
+@dataclass(slots=True)
+class CameraState:
+    """Everything the stream keeps about one camera (picklable for recovery snapshots)."""
 
-    def __init__(self, config: StreamConfig) -> None:
+    traffic: CameraTraffic | None = None
+    alarms: StationAlarms = field(default_factory=StationAlarms)
+
+
+class CameraProcessor:
+    """Turns a camera's vehicle passes and violations into traffic aggregates and alerts."""
+
+    def __init__(self, config: StreamConfig, rules: RuleSet | None = None) -> None:
         self.config = config
+        self.rules = rules if rules is not None else load_rules(config.rules)
 
     def __call__(
-        self, state: object | None, event: VehicleTrack | Violation
-    ) -> tuple[object | None, list[Output]]:
-        """Process one event of the camera."""
-        return state, [event]
+        self, state: CameraState | None, event: VehicleTrack | Violation
+    ) -> tuple[CameraState, list[Output]]:
+        """Process one event of the camera: the event itself, then what it produced."""
+        state = state or CameraState()
+        if state.traffic is None:
+            state.traffic = CameraTraffic(site=event.site, camera=event.camera,
+                                          device=event.device)
+        out: list[Output] = [event]
+        update = state.traffic.add(event)
+        if update.refused is not None:
+            error = DecodeError("schema", update.refused, f"camera/{event.camera}",
+                                encode(event))
+            out.append(error.to_deadletter(event.site, "traffic_windows", event.ts))
+            return state, out
+        out.extend(update.aggregates)
+        station = self.config.stations.get(event.camera)
+        location = station.name if station is not None else event.camera
+        for agg in update.aggregates:
+            out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
+        return state, out

@@ -14,6 +14,7 @@ from bytewax.run import cli_main
 
 from cloud.stores.events import SqliteEventStore
 from cloud.stores.timeseries import SqliteTimeSeriesStore
+from cloud.stores.watchlist import SqliteWatchlistStore
 from stream.config import StreamConfig
 from stream.flow import FlowIO, build_flow
 
@@ -22,12 +23,15 @@ logger = logging.getLogger(__name__)
 
 def embedded_io(config: StreamConfig, *, share_group: str | None = None) -> FlowIO:
     """Flow I/O on the embedded stores named in the config, with fresh ready/stop events."""
+    events_path = config.store.events_path
     return FlowIO(
         timeseries=SqliteTimeSeriesStore(config.store.timeseries_path),
-        events=SqliteEventStore(config.store.events_path),
+        events=SqliteEventStore(events_path),
         ready=threading.Event(),
         stop=threading.Event(),
         share_group=share_group,
+        # the police watchlist lives in the events file, edited by the cloud API
+        watchlist=lambda: SqliteWatchlistStore(events_path),
     )
 
 

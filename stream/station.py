@@ -23,6 +23,8 @@ from ioc.contract import (
     encode,
     stable_id,
 )
+from stream.air import AirStation
+from stream.aqi import POLLUTANTS
 from stream.config import StreamConfig
 from stream.rain import RainWindows
 from stream.rise import RateOfRise
@@ -46,6 +48,7 @@ class StationState:
 
     rain: RainWindows | None = None
     rise: RateOfRise | None = None
+    air: AirStation | None = None
     alarms: StationAlarms = field(default_factory=StationAlarms)
 
 
@@ -86,6 +89,8 @@ class StationProcessor:
             out.extend(self._on_rain(state, reading))
         elif reading.quantity == "water_level":
             out.extend(self._on_level(state, reading))
+        elif reading.quantity in POLLUTANTS:
+            out.extend(self._on_air(state, reading))
         else:
             out.extend(state.alarms.on_reading(self.rules, reading,
                                                location=self._location(reading.station_id)))
@@ -118,6 +123,22 @@ class StationProcessor:
         out: list[Output] = list(totals)
         location = self._location(reading.station_id)
         for agg in totals:
+            out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
+        return out
+
+    def _on_air(self, state: StationState, reading: SensorReading) -> list[Output]:
+        if state.air is None:
+            state.air = AirStation(site=reading.site, station=reading.station_id,
+                                   device=reading.device)
+        update = state.air.add(reading.ts, reading.quantity, reading.value,
+                               device=reading.device)
+        if update.refused is not None:
+            error = DecodeError("schema", update.refused, f"station/{reading.station_id}",
+                                encode(reading))
+            return [error.to_deadletter(reading.site, "air_windows", reading.ts)]
+        out: list[Output] = list(update.aggregates)
+        location = self._location(reading.station_id)
+        for agg in update.aggregates:
             out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
         return out
 
