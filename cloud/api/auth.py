@@ -95,9 +95,11 @@ class RoleCheck:
             raise ValueError(f"unknown roles {unknown}")
         self.roles: tuple[Role, ...] = tuple(roles)
 
-    def __call__(self, request: Request,
-                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                 ) -> Principal:
+    async def __call__(self, request: Request,
+                       creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                       ) -> Principal:
+        # async: a dictionary lookup, so it runs on the event loop instead of costing every
+        # request a trip through the thread pool
         challenge = {"WWW-Authenticate": "Bearer"}
         if creds is None:
             raise ApiError(401, "no bearer token: send 'Authorization: Bearer <token>'",
