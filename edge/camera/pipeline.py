@@ -304,20 +304,28 @@ class CameraPipeline:
 
 
 
-def bottom_hidden(boxes: np.ndarray, others: np.ndarray, margin: float = 0.05) -> np.ndarray:
-    """For each box (N,4), whether a nearer object (M,4) may hide its bottom edge.
+def bottom_hidden(boxes: np.ndarray, others: np.ndarray, margin: float = 0.05,
+                  share: float = 0.5) -> np.ndarray:
+    """For each box (N,4), whether nearer objects (M,4) cover over ``share`` of its bottom edge.
 
     The anchor of a vehicle is where its box meets the road; a vehicle just behind
-    it in the image (its box reaching lower, overlapping the bottom of this one)
-    can hide that edge, which would put the vehicle metres farther than it is. Such
+    it in the image (its box reaching lower and up past this one's bottom edge) can
+    hide that edge, which would put the vehicle metres farther than it is. Such
     frames give no ground position (like a box cut by the frame).
     """
-    if not len(boxes) or not len(others):
-        return np.zeros(len(boxes), dtype=bool)
-    a, b = boxes[:, None, :], others[None, :, :]
-    height = a[..., 3] - a[..., 1]
-    width = a[..., 2] - a[..., 0]
-    nearer = b[..., 3] > a[..., 3] + 1.0
-    covers = b[..., 1] < a[..., 3] + margin * height
-    overlap = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    return np.any(nearer & covers & (overlap > 0.2 * width), axis=1)
+    out = np.zeros(len(boxes), dtype=bool)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        reach = y2 + margin * (y2 - y1)
+        cover = others[(others[:, 3] > y2 + 1.0) & (others[:, 1] < reach)
+                       & (others[:, 0] < x2) & (others[:, 2] > x1)]
+        if not len(cover):
+            continue
+        spans = sorted((max(a, x1), min(b, x2)) for a, b in cover[:, [0, 2]])
+        covered, end = 0.0, x1
+        for a, b in spans:
+            a = max(a, end)
+            if b > a:
+                covered += b - a
+                end = b
+        out[i] = covered > share * max(x2 - x1, 1e-6)
+    return out

@@ -107,16 +107,16 @@ class ByteTracker:
         high = np.flatnonzero(det.confidence >= s.high_conf)
         low = np.flatnonzero(det.confidence < s.high_conf)
         matched: set[int] = set()
-        # round 1: confident detections against every live track
-        pool = list(range(len(self.tracks)))
-        pairs, rest_t, rest_d = self._match(pool, det, high, s.match_iou)
-        for ti, di in pairs:
-            self._hit(self.tracks[ti], det, di, frame)
-            matched.add(ti)
+        # round 1: confident detections against the tracks seen last frame, then the
+        # lost ones (their predictions have drifted: they must not steal a detection)
+        seen = [i for i, t in enumerate(self.tracks) if t.missed == 0]
+        lost = [i for i, t in enumerate(self.tracks) if t.missed > 0]
+        pairs, rest_seen, rest_d = self._match(seen, det, high, s.match_iou)
+        pairs_lost, _, rest_d = self._match(lost, det, np.array(sorted(rest_d), dtype=np.int64),
+                                            s.match_iou)
         # round 2: weak detections keep tracks that were seen last frame
-        recent = [ti for ti in sorted(rest_t) if self.tracks[ti].missed == 0]
-        pairs2, _, _ = self._match(recent, det, low, s.low_match_iou)
-        for ti, di in pairs2:
+        pairs_low, _, _ = self._match(sorted(rest_seen), det, low, s.low_match_iou)
+        for ti, di in pairs + pairs_lost + pairs_low:
             self._hit(self.tracks[ti], det, di, frame)
             matched.add(ti)
         ended: list[Track] = []
