@@ -61,6 +61,9 @@ class Tx(Protocol):
     def many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run a statement once per row of arguments."""
 
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """Append rows the fastest way the engine has (PostgreSQL ``COPY``)."""
+
 
 class Database(Protocol):
     """What a store needs of its database."""
@@ -129,6 +132,10 @@ class _SqliteTx:
     def many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         if rows:
             self._conn.executemany(sql, rows)
+
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        marks = ",".join("?" * len(columns))
+        self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 class SqliteDatabase:
@@ -199,6 +206,12 @@ class _PgTx:
         if rows:
             with self._conn.cursor() as cur:
                 cur.executemany(_pg(sql), rows)
+
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        with self._conn.cursor() as cur, cur.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 # Every writer takes this advisory lock first, so stored sequence numbers are handed out

@@ -36,6 +36,8 @@ _PLATE_CHARS = re.compile(r"^[0-9A-ZĐ]+$")
 
 _COLUMNS = ("r.id, r.plate, r.ts_ns, r.site, r.device, r.camera, r.track_id, r.raw_text,"
             " r.layout, r.plate_color, r.vehicle_class, r.confidence, r.valid, r.lane")
+_READ_COLUMNS = ("id", "plate", "ts_ns", "site", "device", "camera", "track_id", "raw_text",
+                 "layout", "plate_color", "vehicle_class", "confidence", "valid", "lane")
 _HIT = "EXISTS (SELECT 1 FROM alert_changes h WHERE h.reading_id = r.id)"
 
 
@@ -203,33 +205,27 @@ class PlateHistory:
 
         ``rows`` are ``(id, plate, ts_ns, site, device, camera, track_id, raw_text, layout,
         plate_color, vehicle_class, confidence, valid, lane)`` with ``plate`` normalised.
-        On SQLite the plate indexes are dropped for the load and built once after it.
+        The plate indexes are dropped for the load and built once after it (PostgreSQL
+        loads with ``COPY``); searches during the load are slow, so load before serving.
         """
-        sqlite = self.db.dialect == "sqlite"
-        if sqlite:
-            with self.db.transaction() as tx:
-                tx.run("DROP INDEX IF EXISTS plate_reads_plate_ts")
-                tx.run("DROP INDEX IF EXISTS plate_reads_ts")
+        with self.db.transaction() as tx:
+            tx.run("DROP INDEX IF EXISTS plate_reads_plate_ts")
+            tx.run("DROP INDEX IF EXISTS plate_reads_ts")
         total = 0
         buffer: list[Sequence[object]] = []
-        sql = ("INSERT INTO plate_reads (id, plate, ts_ns, site, device, camera, track_id,"
-               " raw_text, layout, plate_color, vehicle_class, confidence, valid, lane)"
-               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         for row in rows:
             buffer.append(row)
             if len(buffer) >= batch:
                 with self.db.transaction() as tx:
-                    tx.many(sql, buffer)
+                    tx.copy("plate_reads", _READ_COLUMNS, buffer)
                 total += len(buffer)
                 buffer = []
         if buffer:
             with self.db.transaction() as tx:
-                tx.many(sql, buffer)
+                tx.copy("plate_reads", _READ_COLUMNS, buffer)
             total += len(buffer)
-        if sqlite:
-            with self.db.transaction() as tx:
-                tx.run("CREATE INDEX IF NOT EXISTS plate_reads_plate_ts"
-                       " ON plate_reads (plate, ts_ns)")
-                tx.run("CREATE INDEX IF NOT EXISTS plate_reads_ts ON plate_reads (ts_ns)")
-                tx.run("ANALYZE plate_reads")
+        with self.db.transaction() as tx:
+            tx.run("CREATE INDEX IF NOT EXISTS plate_reads_plate_ts ON plate_reads (plate, ts_ns)")
+            tx.run("CREATE INDEX IF NOT EXISTS plate_reads_ts ON plate_reads (ts_ns)")
+            tx.run("ANALYZE plate_reads")
         return total

@@ -74,3 +74,17 @@ def test_variants_are_exactly_the_plates_one_confusion_away(plate: str) -> None:
         for c in alphabet:
             candidate = plate[:i] + c + plate[i + 1:]
             assert (candidate in variants) == one_confusion_apart(plate, candidate)
+
+
+def test_bulk_load_then_search(stores: CloudStores, make) -> None:
+    base = int(make.t0.timestamp()) * 10**9
+    rows = [(f"b{i}", "75A12345" if i % 100 == 0 else f"43B{i:05d}", base + i * 10**9, "hue",
+             "gw", f"cam-{i % 3}", i, "", "one_line", "white", "car", 0.9, 1, None)
+            for i in range(2500)]
+    assert stores.plates.bulk_load(rows, batch=1000) == 2500
+    assert stores.plates.count() == 2500
+    got = stores.plates.search("75A12345", limit=1000)
+    assert [r.id for r in got] == [f"b{i}" for i in range(2400, -1, -100)]
+    expected = {f"b{i}" for i in range(2500) if i % 100 and i % 3 == 1}
+    got_prefix = stores.plates.search("43B0", mode="prefix", camera="cam-1", limit=1000)
+    assert {r.id for r in got_prefix} == expected
