@@ -14,6 +14,7 @@ from cloud.api.errors import invalid
 from cloud.config import CloudConfig
 from cloud.stores.bundle import CloudStores
 from cloud.stores.plates import time_range
+from cloud.stores.retention import Retention
 
 
 @dataclass
@@ -24,6 +25,12 @@ class ApiContext:
     stores: CloudStores
     tokens: TokenTable
     stopping: threading.Event = field(default_factory=threading.Event)
+
+    def retention(self) -> Retention:
+        """The purge with the configured periods."""
+        cfg = self.config.retention
+        return Retention(self.stores.db, self.stores.evidence,
+                         plate_reads_days=cfg.plate_reads_days, evidence_days=cfg.evidence_days)
 
     def audit(self, who: Principal, action: str, target: dict[str, Any],
               count: int | None) -> None:

@@ -29,7 +29,6 @@ from cloud.config import ROLES, CloudConfig, StoreSettings, UserConfig
 from cloud.notify.dispatcher import Dispatcher
 from cloud.notify.factory import notifiers_from_config
 from cloud.stores.bundle import CloudStores, open_stores
-from cloud.stores.retention import Retention
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +106,11 @@ class CloudServer:
 
     def purge(self) -> None:
         """One retention purge now, recorded in the audit log as the system's."""
-        stores = self.stores
+        if self.ctx is None:
+            raise RuntimeError("the cloud server is not started")
         cfg = self.config.retention
-        result = Retention(stores.db, stores.evidence, plate_reads_days=cfg.plate_reads_days,
-                           evidence_days=cfg.evidence_days).purge(datetime.now(UTC))
-        stores.audit.record(actor="retention", role="system", action="retention.purge",
+        result = self.ctx.retention().purge(datetime.now(UTC))
+        self.ctx.stores.audit.record(actor="retention", role="system", action="retention.purge",
                             target={"plate_reads_days": cfg.plate_reads_days,
                                     "evidence_days": cfg.evidence_days},
                             result_count=result.plate_reads + result.hit_plate_reads

@@ -14,7 +14,6 @@ from cloud.api.models import AuditOut, AuditPage, DeliveryOut, DeliveryPage, MeO
 from cloud.notify.deliveries import DeliveryLog
 from cloud.stores.audit import MAX_LIMIT
 from cloud.stores.db import DatabaseError
-from cloud.stores.retention import Retention
 
 router = APIRouter(tags=["admin"])
 
@@ -49,19 +48,10 @@ def audit_log(
     return AuditPage(count=len(entries), items=[AuditOut.model_validate(e) for e in entries])
 
 
-def run_retention(request: Request) -> PurgeOut:
-    """One purge with the configured periods (also run on a timer by the server)."""
-    ctx = get_ctx(request)
-    cfg = ctx.config.retention
-    result = Retention(ctx.stores.db, ctx.stores.evidence, plate_reads_days=cfg.plate_reads_days,
-                       evidence_days=cfg.evidence_days).purge(datetime.now(UTC))
-    return PurgeOut.model_validate(result)
-
-
 @router.post("/api/v1/retention/purge", response_model=PurgeOut,
              summary="Delete now what is past its retention period")
 def purge(request: Request, who: AdminUser) -> PurgeOut:
-    result = run_retention(request)
+    result = PurgeOut.model_validate(get_ctx(request).retention().purge(datetime.now(UTC)))
     get_ctx(request).audit(who, "retention.purge", result.model_dump(),
                            result.plate_reads + result.hit_plate_reads + result.violations)
     return result

@@ -43,3 +43,30 @@ def test_local_config_serves_every_role_and_stops_with_a_stream_open(tmp_path: P
     listener.join(10)
     assert not listener.is_alive()
     server.stop()  # twice is harmless
+
+
+def test_retention_runs_on_its_timer(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from cloud.stores.events import SqliteEventStore
+    from ioc.contract import PlateRead, VehicleClass
+
+    config, _ = local_config(tmp_path)
+    config = config.model_copy(update={"retention": config.retention.model_copy(
+        update={"interval_s": 3600, "plate_reads_days": 1})})
+    stream = SqliteEventStore(config.store.events_path)
+    stream.put([PlateRead(id="old", site="hue", device="gw", ts=datetime(2025, 1, 1, tzinfo=UTC),
+                          camera="cam", track_id=1, plate="75A12345", layout="one_line",
+                          vehicle_class=VehicleClass.CAR, confidence=0.9, valid=True)])
+    stream.close()
+    with CloudServer(config) as server:
+        deadline = time.monotonic() + 10
+        while server.stores.plates.count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.stores.plates.count() == 0
+        entries = server.stores.audit.query(action="retention.purge")
+        while not entries and time.monotonic() < deadline:
+            time.sleep(0.05)
+            entries = server.stores.audit.query(action="retention.purge")
+        assert (entries[0].actor, entries[0].role, entries[0].result_count) == (
+            "retention", "system", 1)
