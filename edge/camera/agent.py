@@ -2,7 +2,7 @@
 remote config and a source that is retried when it drops.
 
 ``start()`` opens, in order: the models and evidence store (pipeline), the
-signal source, the publisher (with its disk queue) and the frame source;
+frame source, the signal source and the publisher (with its disk queue);
 ``stop()`` ends every pass still open, publishes what it produced and closes in
 reverse order. ``run()`` loops until the source ends or ``request_stop()``.
 """
@@ -68,17 +68,17 @@ class CameraAgent:
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the pipeline, the signal, the publisher, then the source (raise on failure,
-        with the key and file or URL named)."""
+        """Open the pipeline (models, evidence), the source, the signal, then the publisher;
+        raise on failure with the key and the file or URL named."""
         self.pipeline = self._factory(self.cfg)
+        self.source = make_source(self.cfg.source)
+        self.source.open()  # a missing file fails here, before anything is announced
         self.signal = make_signal(self.cfg.signal, self.publisher.broker,
                                   f"{self.cfg.site}-{self.cfg.device}-signal")
         self.signal.start()
         self.publisher.config_version = str(self.cfg.version)
         self.publisher.subscribe(Topics.config(self.cfg.site, self.cfg.device), self._on_config)
         self.publisher.start()
-        self.source = make_source(self.cfg.source)
-        self.source.open()
         self._started = self._beat_at = time.monotonic()
 
     def request_stop(self) -> None:

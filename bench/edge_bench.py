@@ -1,0 +1,238 @@
+"""Speed of the camera edge pipeline against baselines measured in the same run.
+
+    nice -n 10 .venv/bin/python bench/edge_bench.py [--frames 150] [--no-ultralytics]
+
+All figures come from the same pre-rendered simulator frames (1280x720, the shipped
+junction camera's geometry), decoded once into memory, so no pipeline pays for
+rendering or decoding:
+
+1. baseline: the bare onnxruntime session (2 threads) on ready-made input tensors;
+2. the whole camera pipeline, one camera (letterbox, inference, decoding, NMS,
+   tracking, rules, plate reading on best frames, evidence JPEGs) and the same
+   without plate reading; overhead = pipeline / baseline - 1;
+3. four cameras at once, each pipeline in its own process (1 onnxruntime thread
+   each) on the same 2 cores: frames per second per camera and in total;
+4. ultralytics' own ``YOLO(<the same .onnx>).track(frame, persist=True)`` on the
+   same frames (ByteTrack, same size and thresholds), in a subprocess of the
+   training environment ``.venv-train`` (the edge never imports ultralytics).
+
+Targets (issue 6): 4 cameras x 10 FPS together; overhead <= 25 %; >= 2x
+ultralytics' tracking pipeline. The simulator's own rendering cost is printed
+separately: a real camera renders for free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+CONFIG = ROOT / "firmware_configs" / "hue" / "cam-lequydon-01.yaml"
+TRAIN_PY = ROOT / ".venv-train" / "bin" / "python"
+
+_ULTRA = r"""
+import json, sys, time, glob
+sys.path.insert(0, sys.argv[1])
+from models.training.train import prepare_offline
+prepare_offline(2)
+import cv2, torch
+torch.set_num_threads(2)
+from ultralytics import YOLO
+frames = [cv2.imread(p) for p in sorted(glob.glob(sys.argv[2] + "/*.png"))]
+model = YOLO(sys.argv[3], task="detect")
+for f in frames[:5]:  # warm-up, then a fresh tracker
+    model.track(f, persist=True, imgsz=320, conf=0.1, iou=0.5, verbose=False)
+model = YOLO(sys.argv[3], task="detect")
+model.track(frames[0], persist=True, imgsz=320, conf=0.1, iou=0.5, verbose=False)
+times, ids = [], set()
+for f in frames:
+    t0 = time.perf_counter()
+    r = model.track(f, persist=True, imgsz=320, conf=0.1, iou=0.5, verbose=False,
+                    tracker="bytetrack.yaml")
+    times.append(time.perf_counter() - t0)
+    if r[0].boxes.id is not None:
+        ids.update(int(i) for i in r[0].boxes.id)
+print(json.dumps({"ms": [t * 1000 for t in times], "tracks": len(ids)}))
+"""
+
+
+def render(seed: int, n: int) -> tuple[list[np.ndarray], list[str | None], float]:
+    """``n`` frames of the shipped junction camera's scene with another seed, and the
+    simulator's rendering time per frame (ms)."""
+    from edge.camera.config import load_camera_config
+    from edge.camera.source import SimulatorFrames
+
+    cfg = load_camera_config(CONFIG)
+    src_cfg = cfg.source.model_copy(update={"seed": seed, "realtime": False,  # type: ignore[union-attr]
+                                            "max_frames": n + 1})
+    src = SimulatorFrames(src_cfg)  # type: ignore[arg-type]
+    src.open()
+    frames, signals = [], []
+    t0 = time.perf_counter()
+    while len(frames) < n and (f := src.read()) is not None:
+        frames.append(f.image)
+        signals.append(f.signal)
+    ms = (time.perf_counter() - t0) * 1000 / max(len(frames), 1)
+    src.close()
+    return frames, signals, ms
+
+
+def bare_ort(frames: list[np.ndarray], threads: int) -> list[float]:
+    """Bare onnxruntime session runs on pre-letterboxed tensors (ms per frame)."""
+    import onnxruntime as ort
+
+    from models.postprocess import letterbox
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    s = ort.InferenceSession(str(ROOT / "models" / "vehicles_plates_320.onnx"), opts,
+                             providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    blobs = [letterbox(f, (320, 320))[0] for f in frames]
+    for b in blobs[:5]:
+        s.run(None, {name: b})
+    out = []
+    for b in blobs:
+        t0 = time.perf_counter()
+        s.run(None, {name: b})
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def pipeline_run(frames: list[np.ndarray], signals: list[str | None], *, threads: int,
+                 plates: bool, evidence_dir: str) -> tuple[list[float], dict[str, int]]:
+    """The whole camera pipeline over the frames (ms per frame) and what it produced."""
+    from datetime import UTC, datetime, timedelta
+
+    from edge.camera.build import build_pipeline
+    from edge.camera.config import load_camera_config
+    from edge.camera.source import Frame
+
+    cfg = load_camera_config(CONFIG)
+    cfg = cfg.model_copy(update={
+        "detector": cfg.detector.model_copy(update={"threads": threads}),
+        "plates": cfg.plates.model_copy(update={"enabled": plates, "threads": threads})})
+    pipe = build_pipeline(cfg, source=str(CONFIG), base=ROOT, evidence_dir=Path(evidence_dir))
+    t0 = datetime(2025, 11, 3, 1, tzinfo=UTC)
+    for img in frames[:5]:  # warm-up
+        pipe.detector.detect(img)
+    times, kinds = [], {}
+    for i, (img, sig) in enumerate(zip(frames, signals, strict=True)):
+        f = Frame(i, img, t0 + timedelta(seconds=i / 10), i / 10, sig)
+        start = time.perf_counter()
+        events = pipe.process(f, sig)
+        times.append((time.perf_counter() - start) * 1000)
+        for e in events:
+            kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+    start = time.perf_counter()
+    for e in pipe.finish():
+        kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+    times[-1] += (time.perf_counter() - start) * 1000  # the last passes' plate reads
+    return times, kinds
+
+
+def _camera_worker(seed: int, n: int, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    os.environ["OMP_NUM_THREADS"] = "1"
+    frames, signals, _ = render(seed, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline_run(frames[:5], signals[:5], threads=1, plates=True, evidence_dir=tmp)
+        start.wait()
+        t0 = time.perf_counter()
+        times, _ = pipeline_run(frames, signals, threads=1, plates=True, evidence_dir=tmp)
+        out.put((seed, len(frames), time.perf_counter() - t0, statistics.median(times)))
+
+
+def four_cameras(n: int, seeds: tuple[int, ...] = (9110, 9111, 9112, 9113)) -> list[tuple]:  # type: ignore[type-arg]
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(len(seeds))
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=_camera_worker, args=(s, n, barrier, out)) for s in seeds]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=3600) for _ in procs]
+    for p in procs:
+        p.join()
+    return sorted(results)
+
+
+def ultralytics_run(frames: list[np.ndarray]) -> dict[str, object] | str:
+    if not TRAIN_PY.exists():
+        return f"{TRAIN_PY} not found (see models/MODEL_CARD.md to create it)"
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, f in enumerate(frames):
+            cv2.imwrite(f"{tmp}/{i:05d}.png", f)
+        proc = subprocess.run(
+            [str(TRAIN_PY), "-c", _ULTRA, str(ROOT), tmp,
+             str(ROOT / "models" / "vehicles_plates_320.onnx")],
+            capture_output=True, text=True, timeout=3600, check=False, cwd=ROOT)
+    if proc.returncode != 0:
+        return "ultralytics failed: " + proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--seed", type=int, default=9105)
+    ap.add_argument("--no-ultralytics", action="store_true")
+    ap.add_argument("--no-multi", action="store_true")
+    args = ap.parse_args()
+    frames, signals, render_ms = render(args.seed, args.frames)
+    print(f"{len(frames)} frames 1280x720 (simulator seed {args.seed}); simulator rendering "
+          f"{render_ms:.1f} ms/frame (not counted below); {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.2f}")
+    med = statistics.median
+    bare = med(bare_ort(frames, 2))
+    rows = [("bare onnxruntime session, 2 threads (baseline)", bare, None)]
+    with tempfile.TemporaryDirectory() as tmp:
+        full, kinds = pipeline_run(frames, signals, threads=2, plates=True, evidence_dir=tmp)
+        noplate, _ = pipeline_run(frames, signals, threads=2, plates=False, evidence_dir=tmp)
+    mean_full = statistics.fmean(full)
+    rows.append(("camera pipeline, whole (median frame)", med(full), None))
+    rows.append(("camera pipeline, whole (mean frame: plate reads and evidence amortised)",
+                 mean_full, None))
+    rows.append(("camera pipeline without plate reading (mean)", statistics.fmean(noplate), None))
+    ultra = None if args.no_ultralytics else ultralytics_run(frames)
+    if isinstance(ultra, dict):
+        rows.append(("ultralytics YOLO(same .onnx).track(), ByteTrack (mean)",
+                     statistics.fmean(ultra["ms"]), None))  # type: ignore[arg-type]
+    print(f"\n{'pipeline':<74} {'ms/frame':>9} {'FPS':>6} {'x baseline':>10}")
+    for name, ms, _ in rows:
+        print(f"{name:<74} {ms:>9.1f} {1000 / ms:>6.1f} {ms / bare:>10.2f}")
+    print(f"\nevents from {len(frames)} frames: {kinds}")
+    print(f"overhead of the whole pipeline over bare onnxruntime: {mean_full / bare - 1:+.0%} "
+          f"(without plate reading {statistics.fmean(noplate) / bare - 1:+.0%})")
+    if isinstance(ultra, dict):
+        u = statistics.fmean(ultra["ms"])  # type: ignore[arg-type]
+        print(f"ultralytics tracking pipeline / ours: detect+track+rules without plates "
+              f"{u / statistics.fmean(noplate):.2f}x, whole pipeline {u / mean_full:.2f}x "
+              f"({ultra['tracks']} ultralytics track ids)")
+    elif ultra is not None:
+        print(ultra)
+    if not args.no_multi:
+        res = four_cameras(args.frames)
+        wall = max(r[2] for r in res)
+        total = sum(r[1] for r in res)
+        for seed, n, secs, median_ms in res:
+            print(f"camera seed {seed}: {n / secs:.1f} FPS ({median_ms:.0f} ms median frame)")
+        print(f"4 cameras together on {os.cpu_count()} cores: {total / wall:.1f} frames/s "
+              f"= {total / wall / 4:.1f} FPS per camera (target 4 x 10)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
