@@ -48,9 +48,15 @@ def get_ctx(request: Request) -> ApiContext:
 def window(since: datetime | None, until: datetime | None) -> tuple[int | None, int | None]:
     """A query's ``[since, until)`` in nanoseconds; 422 naming the parameter when bad."""
     for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            continue
+        if value.tzinfo is None:
             raise invalid(f"query.{name}", f"{value.isoformat()} has no timezone"
                           " (add Z or +07:00)")
+        try:
+            time_range(value, None)
+        except ValueError as exc:
+            raise invalid(f"query.{name}", exc) from None
     try:
         return time_range(since, until)
     except ValueError as exc:

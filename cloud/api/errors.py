@@ -135,14 +135,23 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 class BodyGuard:
     """ASGI middleware: a request body larger than ``max_bytes`` gets 413, one that is not
-    ``application/json`` gets 415, before the app reads a byte of it."""
+    ``application/json`` gets 415, before the app reads a byte of it; a NUL character in
+    the path, query or body gets 422 (PostgreSQL cannot store it)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # PostgreSQL refuses NUL in text: say so here rather than fail deep in a query
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            where = "path" if "\x00" in scope.get("path", "") else "query"
+            await self._refuse(scope, send, 422, "NUL characters are not allowed", where)
+            return
+        if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
@@ -168,6 +177,9 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if b"\x00" in body or b"\\u0000" in body:
+            await self._refuse(scope, send, 422, "NUL characters are not allowed", "body")
+            return
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if body and ctype != "application/json":
             await self._refuse(scope, send, 415, f"body must be application/json, got"

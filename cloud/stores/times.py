@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_NS = 2**63 - 1
 
 
 def to_ns(ts: datetime) -> int:
@@ -17,7 +18,10 @@ def to_ns(ts: datetime) -> int:
     if ts.tzinfo is None:
         raise ValueError(f"naive datetime {ts.isoformat()} has no timezone")
     delta = ts - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if not 0 <= ns <= _MAX_NS:
+        raise ValueError(f"{ts.isoformat()} is outside the times a store keeps (1970 to 2262)")
+    return ns
 
 
 def from_ns(ns: int) -> datetime:

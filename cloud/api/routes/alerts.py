@@ -89,15 +89,16 @@ def list_alerts(
             responses={200: {"content": {"text/event-stream": {}}}})
 async def alert_stream(
     request: Request, who: AnyUser,
-    after: Annotated[int | None, Query(ge=0, description="resume after this sequence number"
-                                                         " (default: only new changes)")] = None,
+    after: Annotated[int | None, Query(
+        ge=0, le=2**63 - 1,
+        description="resume after this sequence number (default: only new changes)")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     ctx = get_ctx(request)
     board = ctx.stores.alerts
     cursor: int
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        if not last_event_id.isdigit() or int(last_event_id) > 2**63 - 1:
             raise invalid("header.Last-Event-ID", f"{last_event_id!r} is not a sequence number")
         cursor = int(last_event_id)
     elif after is not None:

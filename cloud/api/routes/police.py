@@ -56,7 +56,7 @@ def list_watchlist(
     request: Request, who: PoliceUser,
     plate: Annotated[str | None, Query(max_length=32)] = None,
     active: Annotated[bool, Query(description="only entries not expired now")] = False,
-    limit: Limit = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> WatchlistPage:
     ctx = get_ctx(request)
     items = ctx.stores.watchlist.list(plate=plate, now=datetime.now(UTC) if active else None,
