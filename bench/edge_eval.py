@@ -8,9 +8,15 @@ it overlaps most (IoU >= 0.3, majority over its frames); then
 
 - a violation event is a true positive when that vehicle committed that violation,
   a false positive otherwise (a second event for the same one is a false positive);
-- a ground-truth violation counts towards recall when its vehicle was visible for
-  at least one second and it started inside the clip (not during the simulator's
-  warm-up, nor in its last ``--tail`` seconds where no rule could have fired yet);
+- a violation event belongs to the vehicle its track followed around the event's
+  frame (a track that switched vehicles is judged on the one it then followed);
+- a ground-truth violation counts towards recall when it is observable: it started
+  inside the clip (not during the simulator's warm-up, nor in its last ``--tail``
+  seconds where no rule could have fired yet), its vehicle was visible for at least
+  one second, and, for speeding, the point where the vehicle touches the road was in
+  view in at least three frames while it was over the limit (many staged speeding
+  episodes are 0.3 s bursts as a vehicle enters the bottom of the frame). The
+  excluded ones are counted and printed;
 - a vehicle pass whose plate was labelled in at least three frames should give
   exactly one plate-read event, whose string should match exactly.
 
@@ -27,6 +33,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +69,7 @@ class SeedResult:
     tp: Counter[str] = field(default_factory=Counter)
     fp: Counter[str] = field(default_factory=Counter)
     fn: Counter[str] = field(default_factory=Counter)
+    unobservable: Counter[str] = field(default_factory=Counter)
     passes: int = 0
     one_read: int = 0
     extra_reads: int = 0
@@ -85,6 +93,8 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
     src = SimulatorFrames(cfg.source)  # type: ignore[arg-type]
     src.open()
     assoc: dict[int, Counter[int]] = defaultdict(Counter)
+    per_frame: dict[int, dict[int, int]] = defaultdict(dict)  # track → frame → truth id
+    grounded: dict[int, list[int]] = defaultdict(list)  # truth id → frames with ground contact
     visible: Counter[int] = Counter()
     plate_frames: Counter[int] = Counter()
     plate_width: dict[int, float] = {}
@@ -102,6 +112,8 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
         truth = frame.truth
         for v in truth.vehicles:
             visible[v.track_id] += 1
+            if v.box[3] < frame.image.shape[0] - 2:
+                grounded[v.track_id].append(frame.index)
             plate_text[v.track_id] = v.plate.text
             if v.plate_box is not None:
                 plate_frames[v.track_id] += 1
@@ -116,12 +128,13 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
                 j = int(iou[i].argmax())
                 if iou[i, j] >= 0.3:
                     assoc[t.track_id][truth.vehicles[j].track_id] += 1
+                    per_frame[t.track_id][frame.index] = truth.vehicles[j].track_id
     events += pipe.finish()
     seconds = time.perf_counter() - t0
     truth_violations = sim.violations()
     src.close()
     res = SeedResult(seed, n, seconds)
-    fps = cfg.source.fps  # type: ignore[union-attr]
+    fps = int(cfg.source.fps)  # type: ignore[union-attr]
     owner = {tid: c.most_common(1)[0][0] for tid, c in assoc.items()}
     expected = {}
     ignored = set()
@@ -129,13 +142,25 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
         key = (v.track_id, str(v.kind))
         ok = (v.start_frame >= 0 and v.start_frame < n - tail_s * fps
               and visible[v.track_id] >= fps)
-        (expected.__setitem__(key, v) if ok else ignored.add(key))
+        if ok and v.kind == "speeding":
+            end = v.end_frame if v.end_frame is not None else n
+            ok = sum(v.start_frame <= f <= end for f in grounded[v.track_id]) >= 3
+        if ok:
+            expected[key] = v
+        else:
+            ignored.add(key)
+            if v.start_frame >= 0:
+                res.unobservable[str(v.kind)] += 1
     found: set[tuple[int, str]] = set()
+    t_start = datetime.fromisoformat(cfg.source.start)  # type: ignore[union-attr, arg-type]
     for e in events:
         if not isinstance(e, Violation):
             continue
         kind = str(e.violation)
-        key = (owner.get(e.track_id, -1), kind)
+        at = round((e.ts - t_start).total_seconds() * fps)
+        near = Counter(tid for f, tid in per_frame[e.track_id].items() if abs(f - at) <= fps)
+        who = near.most_common(1)[0][0] if near else owner.get(e.track_id, -1)
+        key = (who, kind)
         if key in expected and key not in found:
             found.add(key)
             res.tp[kind] += 1
@@ -172,16 +197,18 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
 
 
 def report(results: list[SeedResult]) -> str:
-    tp, fp, fn = Counter(), Counter(), Counter()
+    tp, fp, fn, un = Counter(), Counter(), Counter(), Counter()
     for r in results:
         tp.update(r.tp)
         fp.update(r.fp)
         fn.update(r.fn)
-    lines = [f"{'violation':<16} {'TP':>4} {'FP':>4} {'FN':>4} {'precision':>9} {'recall':>7}"]
+        un.update(r.unobservable)
+    lines = [f"{'violation':<16} {'TP':>4} {'FP':>4} {'FN':>4} {'precision':>9} {'recall':>7}"
+             f" {'not observable':>15}"]
     for k in TYPES:
         p = tp[k] / (tp[k] + fp[k]) if tp[k] + fp[k] else float("nan")
         r = tp[k] / (tp[k] + fn[k]) if tp[k] + fn[k] else float("nan")
-        lines.append(f"{k:<16} {tp[k]:>4} {fp[k]:>4} {fn[k]:>4} {p:>9.3f} {r:>7.3f}")
+        lines.append(f"{k:<16} {tp[k]:>4} {fp[k]:>4} {fn[k]:>4} {p:>9.3f} {r:>7.3f} {un[k]:>15}")
     passes = sum(r.passes for r in results)
     one = sum(r.one_read for r in results)
     exact = sum(r.exact for r in results)

@@ -55,7 +55,8 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
     if plate_det is not None:
         reader = PlateReader(PlateReaderConfig(threads=cfg.plates.threads)).load()
         plates = PlateCollector(plate_det, reader, best_frames=cfg.plates.best_frames,
-                                min_vehicle_height=cfg.plates.min_vehicle_height)
+                                min_vehicle_height=cfg.plates.min_vehicle_height,
+                                accept_conf=cfg.plates.accept_conf)
     ev = cfg.evidence
     store = EvidenceStore(evidence_dir or _resolve(ev.dir, base), cfg.camera, tz=cfg.timezone,
                           jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,

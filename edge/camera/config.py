@@ -102,6 +102,9 @@ class PlateSettings(StrictModel):
     best_frames: int = Field(default=3, ge=1, le=10)
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
+    #: A valid first read at least this confident is taken without reading the other crops
+    #: (above 1: always read two; the reading stops anyway once two reads agree).
+    accept_conf: float = Field(default=0.97, gt=0, le=1.01)
     threads: int = Field(default=2, ge=1, le=64)
 
 
@@ -208,10 +211,10 @@ class SpeedingRule(StrictModel):
     limit_kmh: float = Field(gt=0, le=200)
     tolerance_kmh: float = Field(default=5.0, ge=0, le=50)
     zone: Poly
-    #: Speed is the slope of a straight-line fit over this window.
-    window_s: float = Field(default=1.0, gt=0, le=10)
+    #: Speed is the slope of a straight-line fit over this window (at least 3 positions).
+    window_s: float = Field(default=0.5, gt=0, le=10)
     #: Consecutive over-limit measurements before it counts.
-    min_samples: int = Field(default=3, ge=1, le=100)
+    min_samples: int = Field(default=2, ge=1, le=100)
 
 
 class RulesConfig(StrictModel):

@@ -78,9 +78,12 @@ class PlateCollector:
     """Keeps each track's best crops and reads its plate once."""
 
     def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 3,
-                 min_vehicle_height: int = 40, margin: float = 0.1) -> None:
+                 min_vehicle_height: int = 40, margin: float = 0.1,
+                 accept_conf: float = 1.01) -> None:
         self.detector, self.reader = plate_detector, reader
         self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin
+        #: a valid first read at least this confident ends the reading (saves OCR time)
+        self.accept_conf = accept_conf
         self._tracks: dict[int, _TrackCrops] = {}
         self.reads = 0
 
@@ -125,6 +128,10 @@ class PlateCollector:
             self.reads += 1
             if r.text:
                 reads.append((r, plate, cand.frame))
+            if len(reads) == 1 and r.valid and r.confidence >= self.accept_conf:
+                break
+            if len(reads) == 2 and reads[0][0].valid and reads[0][0].text == r.text:
+                break  # two reads agree: a third cannot change the vote
         st.read, st.best = True, []
         if not reads:
             return None

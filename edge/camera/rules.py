@@ -340,7 +340,7 @@ class SpeedingRule(_OncePerTrack):
     def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
         if track.ground is None or track.track_id in self._fired:
             return None
-        v = track.motion.velocity(self.window_s, min_points=4)
+        v = track.motion.velocity(self.window_s, min_points=3)
         if not self.zone.contains(track.ground) or v is None:
             self._count.pop(track.track_id, None)
             return None
