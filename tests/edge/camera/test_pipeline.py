@@ -1,0 +1,121 @@
+"""The pipeline's event flow on scripted detections (no models): one vehicle event per
+pass, a violation held until the pass ends with its evidence, withdrawn when the class
+vote changes, events identical on a replay."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.camera.config import load_camera_config
+from edge.camera.evidence import EvidenceStore
+from edge.camera.pipeline import CameraPipeline, bottom_hidden
+from edge.camera.scene import calibration_of
+from edge.camera.source import Frame
+from ioc.contract import Event, VehicleTrack, Violation
+from models.detections import Detections
+
+ROOT = Path(__file__).resolve().parents[3]
+CFG = load_camera_config(ROOT / "firmware_configs" / "hue" / "cam-lequydon-01.yaml")
+T0 = datetime(2025, 11, 3, 1, 0, tzinfo=UTC)
+
+
+class ScriptedDetector:
+    """Returns a prepared list of detections, one entry per frame."""
+
+    def __init__(self, script: list[Detections]) -> None:
+        self.script = script
+        self.i = 0
+
+    def detect(self, _frame: np.ndarray) -> Detections:
+        det = self.script[self.i] if self.i < len(self.script) else Detections.empty()
+        self.i += 1
+        return det
+
+
+def box_at(x: float, y: float, w: float = 90, h: float = 70) -> list[float]:
+    """A pixel box whose bottom centre stands on ground point (x, y)."""
+    inv = np.linalg.inv(calibration_of(CFG).H)
+    p = inv @ np.array([x, y, 1.0])
+    u, v = p[0] / p[2], p[1] / p[2]
+    return [u - w / 2, v - h, u + w / 2, v]
+
+
+def car_in_the_motorbike_lane(classes: list[int]) -> list[Detections]:
+    script = []
+    for f, cls in enumerate(classes):
+        y = 14.0 + 0.5 * f  # 5 m/s = 18 km/h, away from the camera
+        script.append(Detections(np.array([box_at(8.0, y)]), np.array([0.9]), np.array([cls])))
+    return script
+
+
+def run(script: list[Detections], tmp: Path, extra_frames: int = 15) -> list[Event]:
+    store = EvidenceStore(tmp, CFG.camera).open()
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector(script), plates=None,  # type: ignore[arg-type]
+                          evidence=store)
+    events: list[Event] = []
+    for i in range(len(script) + extra_frames):
+        img = np.full((720, 1280, 3), (i * 3) % 255, np.uint8)
+        events += pipe.process(Frame(i, img, T0 + timedelta(seconds=i / 10), i / 10), "green")
+    return events
+
+
+def test_wrong_lane_with_evidence_and_one_vehicle_event_per_pass(tmp_path: Path) -> None:
+    events = run(car_in_the_motorbike_lane([0] * 30), tmp_path)
+    violations = [e for e in events if isinstance(e, Violation)]
+    vehicles = [e for e in events if isinstance(e, VehicleTrack)]
+    assert len(vehicles) == 1
+    assert vehicles[0].lane == "lane-moto"
+    assert vehicles[0].speed_kmh == pytest.approx(18.0, abs=1.0)
+    assert vehicles[0].direction_deg == pytest.approx(0.0, abs=2.0)
+    assert len(violations) == 1
+    v = violations[0]
+    assert (v.violation, v.vehicle_class, v.plate) == ("wrong_lane", "car", None)
+    assert v.rule["lane"] == "lane-moto"
+    assert [e.role for e in v.evidence] == ["before", "at", "after"]
+    at = next(e for e in v.evidence if e.role == "at")
+    before = next(e for e in v.evidence if e.role == "before")
+    after = next(e for e in v.evidence if e.role == "after")
+    assert (at.taken_at - before.taken_at) == timedelta(seconds=1)
+    assert (after.taken_at - at.taken_at) == timedelta(seconds=1)
+    for ref in v.evidence:
+        data = next(tmp_path.glob(f"*/{ref.image_id}.jpg")).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == ref.sha256
+    # held until the vehicle left: published in the same frame as its vehicle event
+    assert events.index(v) < events.index(vehicles[0])
+
+
+def test_wrong_lane_is_withdrawn_when_the_pass_turns_out_to_be_a_motorbike(
+    tmp_path: Path,
+) -> None:
+    classes = [0] * 12 + [1] * 25  # called a car at first, a motorbike for most of the pass
+    events = run(car_in_the_motorbike_lane(classes), tmp_path)
+    assert not [e for e in events if isinstance(e, Violation)]
+    vehicle = next(e for e in events if isinstance(e, VehicleTrack))
+    assert vehicle.vehicle_class == "motorbike"
+
+
+def test_a_replay_gives_the_same_event_ids(tmp_path: Path) -> None:
+    a = run(car_in_the_motorbike_lane([0] * 30), tmp_path / "a")
+    b = run(car_in_the_motorbike_lane([0] * 30), tmp_path / "b")
+    assert [e.id for e in a] == [e.id for e in b]
+    assert len({e.id for e in a}) == len(a)
+
+
+@pytest.mark.parametrize(
+    ("other", "hidden"),
+    [
+        ([100, 150, 200, 260], True),  # nearer, covers the whole bottom edge
+        ([100, 150, 130, 260], False),  # nearer but covers a third of it
+        ([100, 20, 200, 90], False),  # farther away (its bottom is higher)
+        ([100, 210, 200, 260], False),  # nearer but below, not reaching the edge
+    ],
+)
+def test_bottom_hidden_by_a_nearer_vehicle(other: list[float], hidden: bool) -> None:
+    box = np.array([[100.0, 100.0, 190.0, 200.0]])
+    got = bottom_hidden(box, np.array([box[0], other]))
+    assert got.tolist() == [hidden]
