@@ -94,6 +94,9 @@ class SeriesAlarm:
     labels: str = ""  # labels, for descriptions
     tz: timezone | None = None  # for times in descriptions
     last_ts: datetime | None = None
+    #: ids of the readings processed at ``last_ts``: a second reading at the same instant
+    #: (another id) is processed, a re-delivered one (an id seen) is not
+    ids_at_last: list[str] = field(default_factory=list)
     site: str = ""
     station: str = ""
     device: str = ""
@@ -121,8 +124,13 @@ class SeriesAlarm:
         """Feed one reading; return the alert changes it causes (usually none)."""
         out: list[Alert] = []
         last = self.last_ts
-        if last is not None and ts <= last:
+        if last is not None and (ts < last or (ts == last and (
+                source_id is None or source_id in self.ids_at_last))):
             return out
+        if ts == last:
+            self.ids_at_last.append(source_id)  # type: ignore[arg-type]
+        else:
+            self.ids_at_last = [source_id] if source_id is not None else []
         if last is not None:  # a gap no tick saw: raise it now, as a tick would have
             for tr in self.tracks:
                 after = tr.rule.no_data_after

@@ -233,8 +233,16 @@ def test_replay_gives_identical_alerts_and_old_readings_change_nothing(rules: Ru
     assert feed(alarm, values) == []  # the same readings again: all at or before the last
     assert alarm.update(T0 + 2 * STEP, 3.9, site="hue", station="kimlong", device="d",
                         source_id="late") == []  # out of order: ignored
-    assert alarm.update(T0 + (len(values) - 1) * STEP, 3.9, site="hue", station="kimlong",
-                        device="d", source_id="again") == []  # the last instant again
+    last = T0 + (len(values) - 1) * STEP
+    assert alarm.update(last, 3.9, site="hue", station="kimlong", device="d",
+                        source_id=f"r{len(values) - 1}") == []  # the last reading re-delivered
+    # Another reading at the same instant (a correction, or a clock of one-second
+    # resolution) is a reading: it escalates; delivered again, it changes nothing.
+    again = alarm.update(last, 3.9, site="hue", station="kimlong", device="d",
+                         source_id="again")
+    assert [(a.status, a.level) for a in again] == [("escalated", 3)]
+    assert alarm.update(last, 3.9, site="hue", station="kimlong", device="d",
+                        source_id="again") == []
     assert alarm.update(T0 + len(values) * STEP, 0.5, site="hue", station="kimlong",
                         device="d", source_id="next")[0].alert_id == once[-1].alert_id
 
