@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = verbs.add_parser("validate", help="validate gateway config files (camera models too)")
     v.add_argument("configs", type=Path, nargs="+")
     v.set_defaults(func=validate)
+    e = verbs.add_parser("evidence", help="fetch an evidence image of a camera gateway by id")
+    e.add_argument("config", type=Path)
+    e.add_argument("image_id")
+    e.add_argument("-o", "--out", type=Path, help="write the JPEG here (default: IMAGE_ID.jpg)")
+    e.set_defaults(func=evidence)
 
 
 def config_kind(path: Path) -> str | None:
@@ -145,4 +150,30 @@ def run_camera(args: argparse.Namespace) -> int:
     print(f"{cfg.device}: {frames} frames, {agent.events_published} events published"
           + (f" ({stats.violations} violations, {stats.plate_reads} plate reads, "
              f"{stats.tracks} vehicles)" if stats else ""))
+    return 0
+
+
+def evidence(args: argparse.Namespace) -> int:
+    """Copy one evidence image out of the gateway's store; print its SHA-256."""
+    import hashlib
+
+    from edge.camera.config import load_camera_config
+    from edge.camera.evidence import EvidenceStore
+    from ioc.config import ConfigError
+
+    try:
+        cfg = load_camera_config(args.config)
+    except ConfigError as exc:
+        print(exc)
+        return 1
+    ev = cfg.evidence
+    store = EvidenceStore(ev.dir, cfg.camera, tz=cfg.timezone, max_images=ev.max_images,
+                          max_bytes=ev.max_bytes, max_age_s=ev.max_age_days * 86400).open()
+    data = store.get(args.image_id)
+    if data is None:
+        print(f"{ev.dir}: no evidence image {args.image_id!r} (unknown, or expired)")
+        return 1
+    out = args.out or Path(f"{args.image_id}.jpg")
+    out.write_bytes(data)
+    print(f"{out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
     return 0

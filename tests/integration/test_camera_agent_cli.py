@@ -74,3 +74,28 @@ def test_run_with_a_missing_video_file_says_which(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"source.url: {tmp_path}/missing.mp4: no such file" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_fetch_an_evidence_image_by_id(tmp_path: Path) -> None:
+    import hashlib
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from edge.camera.evidence import EvidenceStore
+
+    text = (HUE / "cam-lethanhton-01.yaml").read_text()
+    text = text.replace("  dir: var/evidence/cam-lethanhton-01", f"  dir: {tmp_path}/ev")
+    cfg = tmp_path / "cam.yaml"
+    cfg.write_text(text)
+    store = EvidenceStore(tmp_path / "ev", "lethanhton-w").open()
+    ref = store.save(np.zeros((90, 160, 3), np.uint8), "at", datetime(2025, 11, 3, tzinfo=UTC),
+                     "k")
+    out = tmp_path / "copy.jpg"
+    result = _ioc("edge", "evidence", str(cfg), ref.image_id, "-o", str(out), timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == ref.sha256
+    assert ref.sha256 in result.stdout
+    missing = _ioc("edge", "evidence", str(cfg), "no-such-image", timeout=60)
+    assert missing.returncode == 1
+    assert "no evidence image 'no-such-image'" in missing.stdout
