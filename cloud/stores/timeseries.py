@@ -72,10 +72,17 @@ class SqliteTimeSeriesStore:
         """Upsert points in one transaction."""
         if not points:
             return
-        rows = [
+        self.write_rows([
             (p.measurement, p.series, p.ts_ns, json.dumps(p.fields, separators=(",", ":")))
             for p in points
-        ]
+        ])
+
+    def write_rows(self, rows: Sequence[tuple[str, str, int, str]]) -> None:
+        """Upsert ready-made rows ``(measurement, series, ts_ns, fields_json)`` in one
+        transaction: the stream's hot path builds them without :class:`Point` objects.
+        ``series`` must be ``Point.series`` of the same tags (sorted ``k=v`` joined by ``,``)."""
+        if not rows:
+            return
         conn = self._conn()
         with conn:
             conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,36 @@
+"""The stores' fast row builder gives exactly the rows of the Point path."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from ioc.contract import Aggregate, SensorReading
+from stream.sinks import to_point, to_row
+
+TS = datetime(2025, 11, 3, 4, 40, 12, 345678, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        SensorReading(id="r", site="hue", device="kimlong-01", ts=TS, station="kimlong",
+                      quantity="water_level", value=3.54, unit="m"),
+        SensorReading(id="r", site="hue", device="aqi-01", ts=TS, quantity="pm25",
+                      value=1e-7, unit="ug/m3"),
+        Aggregate(id="a", site="hue", device="cam-01", ts=TS, station="cam-01",
+                  measure="vehicle_count", window_s=60, value=12, unit="",
+                  samples=12, labels={"vehicle_class": "car", "lane": "l1"}),
+        Aggregate(id="a", site="hue", device="kimlong-01", ts=TS, station="kimlong",
+                  measure="rate_of_rise", window_s=3600, value=0.1333, unit="m/h"),
+    ],
+)
+def test_row_equals_point(event: SensorReading | Aggregate) -> None:
+    p = to_point(event)
+    measurement, series, ts_ns, fields = to_row(event)
+    assert (measurement, series, ts_ns) == (p.measurement, p.series, p.ts_ns)
+    assert json.loads(fields) == p.fields
+    assert fields == json.dumps({k: float(v) if k == "value" else v for k, v in p.fields.items()},
+                                separators=(",", ":"))
