@@ -7,7 +7,7 @@ for microsecond datetimes, and never carry a time zone to get wrong.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS = 2**63 - 1
@@ -26,8 +26,7 @@ def to_ns(ts: datetime) -> int:
 
 def from_ns(ns: int) -> datetime:
     """The UTC datetime of nanoseconds since the epoch (to the microsecond)."""
-    seconds, rest = divmod(int(ns), 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1000)
+    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
 
 
 def opt_from_ns(ns: int | None) -> datetime | None:
