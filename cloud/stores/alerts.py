@@ -172,7 +172,7 @@ class AlertBoard:
         the alert's state refuses it (acknowledging or clearing a cleared alert,
         acknowledging what is already acknowledged)."""
         now = now_ns()
-        with self.db.transaction() as tx:
+        with self.db.transaction(serial=True) as tx:
             rows = tx.execute(f"SELECT {_COLUMNS} FROM alert_state s WHERE s.alert_id = ?",
                               (alert_id,))
             if not rows:

@@ -73,8 +73,9 @@ class Database(Protocol):
     def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Run a read-only statement outside any transaction."""
 
-    def transaction(self) -> Any:
-        """Context manager yielding a :class:`Tx` that holds the store's write lock."""
+    def transaction(self, *, serial: bool = False) -> Any:
+        """Context manager yielding a :class:`Tx`. ``serial``: also hold the store-wide write
+        lock, for writers that hand out sequence numbers or check-then-update."""
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -168,9 +169,9 @@ class SqliteDatabase:
         return self._conn().execute(sql, tuple(args)).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, serial: bool = False) -> Iterator[Tx]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time: always serial
         try:
             yield _SqliteTx(conn)
         except BaseException:
@@ -214,8 +215,10 @@ class _PgTx:
                 copy.write_row(row)
 
 
-# Every writer takes this advisory lock first, so stored sequence numbers are handed out
-# in commit order (a reader polling "seq > last" never skips a slow transaction's rows).
+# Serial writers take this advisory lock first, so stored sequence numbers are handed out
+# in commit order (a reader polling "seq > last" never skips a slow transaction's rows)
+# and a check-then-update sees no concurrent change. Other writers (audit, watchlist,
+# deliveries) rely on row locks and upserts and run concurrently.
 _WRITE_LOCK_KEY = 7_020_605_001
 _SCHEMA_LOCK_KEY = 7_020_605_002
 
@@ -260,10 +263,11 @@ class PostgresDatabase:
         return cur.fetchall() if cur.description is not None else []
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, serial: bool = False) -> Iterator[Tx]:
         conn = self._conn()
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+            if serial:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
             yield _PgTx(conn)
 
     def close(self) -> None:

@@ -76,7 +76,7 @@ class DbEventStore:
         """Insert events not seen before, in one transaction; return how many were new."""
         if not events:
             return 0
-        with self.db.transaction() as tx:
+        with self.db.transaction(serial=True) as tx:
             ids = list(dict.fromkeys(e.id for e in events))
             seen: set[str] = set()
             for chunk in _chunks(ids):

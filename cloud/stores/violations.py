@@ -88,7 +88,7 @@ class ViolationBoard:
     def review(self, violation_id: str, decision: Literal["confirmed", "rejected"], *,
                reviewer: str, note: str | None = None) -> ViolationRecord:
         """Record the review; NotFoundError for an unknown id, ConflictError when reviewed."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(serial=True) as tx:
             rows = tx.execute("SELECT review, reviewed_by, reviewed_at_ns FROM violations"
                               " WHERE id = ?", (violation_id,))
             if not rows:

@@ -75,3 +75,50 @@ def test_list_and_alerts_keep_the_walking_skeleton_interface(stores: CloudStores
     stores.events.put([a, b])
     assert stores.events.alerts() == [a, b]
     assert stores.events.list("alert", limit=1) == [a]
+
+
+def test_concurrent_writers_get_distinct_sequence_numbers(stores: CloudStores, make) -> None:
+    import threading
+
+    def write(worker: int) -> None:
+        for i in range(20):
+            stores.events.put([make.alert(f"w{worker}-{i}", f"alert-{worker}", at=make.at(i)),
+                               make.plate(f"p{worker}-{i}", "75A12345", make.at(i))])
+            stores.audit.record(actor=f"w{worker}", role="admin", action="x", target={},
+                                result_count=i)
+        stores.db.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seqs = [c.seq for c in stores.alerts.changes_after(0, limit=1000)]
+    assert len(seqs) == len(set(seqs)) == 80
+    assert stores.events.counts() == {"alert": 80, "plate": 80}
+    assert len(stores.audit.query(limit=1000)) == 80
+
+
+def test_concurrent_acknowledgements_one_wins(stores: CloudStores, make) -> None:
+    import threading
+
+    from cloud.stores.errors import ConflictError
+
+    stores.events.put([make.alert("c1", "flood")])
+    outcomes: list[str] = []
+
+    def ack(who: str) -> None:
+        try:
+            stores.alerts.act("flood", "acknowledge", actor=who, role="flood_operator")
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("conflict")
+        stores.db.close()
+
+    threads = [threading.Thread(target=ack, args=(f"op-{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict"] * 5 + ["ok"]
+    assert [a.action for a in stores.alerts.actions("flood")] == ["acknowledge"]
