@@ -131,11 +131,12 @@ class CameraAgent:
 
     def _watch_source(self) -> None:
         assert self.source is not None
-        up = self.source.state == "streaming"
-        if up != self._source_up:
+        state = self.source.state
+        up = state == "streaming"
+        if up != self._source_up and state != "ended":
             self._source_up = up
             logger.warning("%s: source %s (%d reconnects so far)", self.cfg.device,
-                           "restored" if up else self.source.state, self.source.reconnects)
+                           "restored" if up else state, self.source.reconnects)
             self.heartbeat()
 
     def heartbeat(self) -> None:
