@@ -145,3 +145,19 @@ def test_full_disk_queue_counts_drops_in_the_publisher(tmp_path: Path) -> None:
     assert results == [True] * 5 + [False] * 3
     assert (pub.dropped, pub.queue_depth) == (3, 5)
     pub.stop(timeout_s=0.2)
+
+
+def test_sensor_gateway_config_takes_a_disk_queue(tmp_path: Path) -> None:
+    from edge.config import load_sensor_config
+
+    text = (Path(__file__).resolve().parents[2] / "firmware_configs" / "hue" /
+            "kimlong-01.yaml").read_text()
+    text += ("queue:\n  path: var/queue/kimlong-01.sqlite\n  max_messages: 500\n"
+             "  full_policy: drop_newest\n")
+    path = tmp_path / "kimlong.yaml"
+    path.write_text(text)
+    cfg = load_sensor_config(path)
+    assert cfg.queue is not None
+    q = cfg.queue.build(base=tmp_path)
+    assert q.path == tmp_path / "var" / "queue" / "kimlong-01.sqlite"
+    assert (q.max_messages, q.policy) == (500, "drop_newest")
