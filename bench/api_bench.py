@@ -10,6 +10,7 @@ each endpoint's p99 is printed as a ratio of it.
 
     .venv/bin/python bench/api_bench.py                       # 50 clients, 5 s per endpoint
     .venv/bin/python bench/api_bench.py --clients 10 --reads 1000000
+    .venv/bin/python bench/api_bench.py --backend postgres
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from pathlib import Path
 
 from plate_history_bench import plate_pool, rows  # the same generator, beside this file
 
-from cloud.stores.events import SqliteEventStore
+from cloud.stores.db import Database, PostgresDatabase, SqliteDatabase
+from cloud.stores.events import DbEventStore
+from cloud.stores.pgcluster import PostgresCluster
 from cloud.stores.plates import PlateHistory
+from cloud.stores.schema import SCHEMA
 from ioc.broker import free_port, wait_for_port
 from ioc.contract import (
     Alert,
@@ -49,12 +53,11 @@ TOKENS = {"police": "bench-police-token-0123456789", "flood_operator":
 T0 = datetime(2025, 11, 3, tzinfo=UTC)
 
 
-def fill(folder: Path, reads: int, seed: int) -> list[str]:
+def fill(db: Database, reads: int, seed: int) -> list[str]:
     """A store like a busy day's: plate reads, alert changes, violations, device status."""
-    path = folder / "events.sqlite"
     plates = plate_pool(max(reads // 10, 1000), seed)
-    PlateHistory(SqliteEventStore(path).db).bulk_load(rows(reads, plates, seed))
-    store = SqliteEventStore(path)
+    PlateHistory(db).bulk_load(rows(reads, plates, seed))
+    store = DbEventStore(db)
     rng = random.Random(seed)
     events: list[object] = []
     for i in range(2000):
@@ -77,17 +80,19 @@ def fill(folder: Path, reads: int, seed: int) -> list[str]:
         events.append(Heartbeat(id=f"h{d}", site="hue", device=f"camgw-{d:03d}", ts=T0,
                                 uptime_s=100.0, queue_depth=d % 5))
     store.put(events)  # type: ignore[arg-type]
-    store.close()
+    db.close_all()
     return plates
 
 
-def config(folder: Path, port: int) -> Path:
+def config(folder: Path, port: int, backend: str) -> Path:
+    """The server's config file (the PostgreSQL DSN by reference: BENCH_DSN)."""
     users = "".join(f"  - {{name: {r}-1, role: {r}, token_env: BENCH_{r.upper()}}}\n"
                     for r in TOKENS)
+    where = ("  backend: postgres\n  postgres_dsn_env: BENCH_DSN\n" if backend == "postgres"
+             else f"  events_path: {folder / 'events.sqlite'}\n")
     path = folder / "cloud.yaml"
     path.write_text(f"listen: {{host: 127.0.0.1, port: {port}}}\n"
-                    f"store:\n  events_path: {folder / 'events.sqlite'}\n"
-                    f"  timeseries_path: {folder / 'ts.sqlite'}\n"
+                    f"store:\n{where}  timeseries_path: {folder / 'ts.sqlite'}\n"
                     f"  evidence_dir: {folder / 'evidence'}\n"
                     f"users:\n{users}retention: {{interval_s: 0}}\n")
     return path
@@ -99,16 +104,26 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--reads", type=int, default=200_000, help="plate reads in the store")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ioc-api-bench-"))
-    print(f"filling {folder} with {args.reads:,} plate reads, 2,000 alert changes, 500"
-          " violations, 160 devices ...", flush=True)
-    plates = fill(folder, args.reads, args.seed)
+    env = {**os.environ, **{f"BENCH_{r.upper()}": t for r, t in TOKENS.items()}}
+    cluster = None
+    db: Database
+    if args.backend == "postgres":
+        cluster = PostgresCluster()
+        cluster.start()
+        env["BENCH_DSN"] = cluster.create_database()
+        db = PostgresDatabase(env["BENCH_DSN"], SCHEMA)
+    else:
+        db = SqliteDatabase(folder / "events.sqlite", SCHEMA)
+    print(f"filling a {args.backend} store with {args.reads:,} plate reads, 2,000 alert"
+          " changes, 500 violations, 160 devices ...", flush=True)
+    plates = fill(db, args.reads, args.seed)
     sample = random.Random(args.seed).sample(plates, 500)
     port = free_port()
-    env = {**os.environ, **{f"BENCH_{r.upper()}": t for r, t in TOKENS.items()}}
     server = subprocess.Popen([sys.executable, "-m", "ioc.cli", "cloud", "serve",
-                               str(config(folder, port))], env=env,
+                               str(config(folder, port, args.backend))], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if not wait_for_port("127.0.0.1", port, 30):
@@ -126,8 +141,8 @@ def main() -> int:
             ("devices (160)", "/api/v1/devices", "technician"),
         ]
         print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint,"
-              f" server: one uvicorn process on SQLite ({os.cpu_count()} CPUs shared with the"
-              " clients)")
+              f" server: one uvicorn process on {args.backend} ({os.cpu_count()} CPUs shared with"
+              " the clients)")
         print(f"{'endpoint':<28}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'p99/base':>10}"
               f"{'errors':>8}")
         base_p99 = None
@@ -142,6 +157,8 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(30)
+        if cluster is not None:
+            cluster.stop()
     return 0
 
 

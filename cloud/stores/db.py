@@ -148,6 +148,9 @@ class SqliteDatabase:
         self.path = Path(path)
         self._schema = tuple(render(s, "sqlite") for s in schema)
         self._conns = _Conns()
+        # Writers of this process queue here: SQLite's own busy handler sleeps in steps of
+        # up to 100 ms, which under 40 API threads turned every audited query into a tail.
+        self._write_lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         conn = self._conns.get()
@@ -171,13 +174,14 @@ class SqliteDatabase:
     @contextmanager
     def transaction(self, *, serial: bool = False) -> Iterator[Tx]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time: always serial
-        try:
-            yield _SqliteTx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time: always serial
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conns.close()

@@ -1,0 +1,154 @@
+"""The dataflow's own throughput, and its scale-out over processes, with the broker out of
+the way: a flood of water-level readings from 100 gauges (as the peer harness sends them,
+10 % above 3.5 m, each above-threshold reading a fresh crossing) is fed from memory through
+a partitioned source into the full flow (decode and validate, per-station state: rate of
+rise and the alert rules, stores in SQLite, alerts), and the wall time to the end is
+measured for one process and for a cluster of two (``-a`` addresses, one worker each,
+stores per process). Baseline in the same run: ``json.loads`` of the same messages.
+
+    .venv/bin/python bench/stream_bench.py            # 100,000 readings
+    .venv/bin/python bench/stream_bench.py -n 20000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import socket
+import tempfile
+import threading
+import time
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.run import cli_main
+
+from cloud.stores.events import SqliteEventStore
+from cloud.stores.timeseries import SqliteTimeSeriesStore
+from ioc.contract import SensorReading, Topics, encode
+from stream.config import load_config
+from stream.flow import FlowIO, build_flow
+from stream.mqtt_source import MqttMessage
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVICES = [f"gauge-{i:03d}" for i in range(100)]
+
+
+def messages(n: int) -> list[MqttMessage]:
+    """n readings round-robin over 100 gauges; every 10th reading of a gauge above 3.5 m."""
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    out = []
+    for i in range(n):
+        d, k = i % 100, i // 100
+        above = (k + d) % 10 == 0
+        r = SensorReading(id=f"b-{i}", site="hue", device=DEVICES[d],
+                          ts=t0 + timedelta(milliseconds=i), quantity="water_level",
+                          value=3.6 if above else 2.5, unit="m")
+        out.append(MqttMessage(Topics.for_event(r), encode(r), 0.0))
+    return out
+
+
+class _Part(StatefulSourcePartition[MqttMessage, int]):
+    def __init__(self, items: list[MqttMessage], at: int) -> None:
+        self.items, self.at = items, at
+
+    def next_batch(self) -> list[MqttMessage]:
+        if self.at >= len(self.items):
+            raise StopIteration
+        batch = self.items[self.at:self.at + 1000]
+        self.at += len(batch)
+        return batch
+
+    def snapshot(self) -> int:
+        return self.at
+
+
+class MemorySource(FixedPartitionedSource[MqttMessage, int]):
+    """Messages split into partitions by device (as a sticky broker would)."""
+
+    def __init__(self, msgs: list[MqttMessage], partitions: int) -> None:
+        self.parts = {f"p{i}": [] for i in range(partitions)}  # type: dict[str, list]
+        for m in msgs:
+            device = m.topic.split("/")[3]
+            self.parts[f"p{zlib.adler32(device.encode()) % partitions}"].append(m)
+
+    def list_parts(self) -> list[str]:
+        return list(self.parts)
+
+    def build_part(self, step_id: str, for_part: str, resume: int | None) -> _Part:
+        return _Part(self.parts[for_part], resume or 0)
+
+
+def _process(n: int, partitions: int, index: int, addresses: list[str] | None, workdir: str,
+             port: int, result: mp.Queue) -> None:
+    config = load_config().model_copy(update={"rules": ROOT / "bench/peers/rules.yaml"})
+    config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"port": port})})
+    d = Path(workdir)
+    io = FlowIO(timeseries=SqliteTimeSeriesStore(d / f"ts-{index}.sqlite"),
+                events=SqliteEventStore(d / f"events-{index}.sqlite"),
+                ready=threading.Event(), stop=threading.Event(), watchlist=None,
+                source=MemorySource(messages(n), partitions))
+    t = time.perf_counter()
+    cli_main(build_flow(config, io), workers_per_process=1, process_id=index if addresses else None,
+             addresses=addresses)
+    result.put((index, time.perf_counter() - t, io.counters.snapshot()))
+
+
+def run(n: int, processes: int, port: int) -> tuple[float, dict[str, int]]:
+    """Wall time for the flow over n readings with ``processes`` processes."""
+    with tempfile.TemporaryDirectory() as workdir:
+        addresses = None
+        if processes > 1:
+            socks = [socket.socket() for _ in range(processes)]
+            for s in socks:
+                s.bind(("127.0.0.1", 0))
+            addresses = [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]
+            for s in socks:
+                s.close()
+        ctx = mp.get_context("spawn")
+        result: mp.Queue = ctx.Queue()
+        procs = [ctx.Process(target=_process, args=(n, processes, i, addresses, workdir, port,
+                                                    result)) for i in range(processes)]
+        t = time.perf_counter()
+        for p in procs:
+            p.start()
+        outs = [result.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(60)
+        wall = time.perf_counter() - t
+        totals: dict[str, int] = {}
+        for _i, _dt, counters in outs:
+            for k, v in counters.items():
+                totals[k] = totals.get(k, 0) + v
+        return wall, totals
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=100_000)
+    ap.add_argument("--mqtt-port", type=int, default=1,
+                    help="alerts are published here (default: nowhere; the flow keeps going)")
+    a = ap.parse_args()
+    msgs = messages(a.n)
+    t = time.perf_counter()
+    for m in msgs:
+        json.loads(m.payload)
+    base = a.n / (time.perf_counter() - t)
+    one, c1 = run(a.n, 1, a.mqtt_port)
+    two, c2 = run(a.n, 2, a.mqtt_port)
+    for name, counters in (("1 process", c1), ("2 processes", c2)):
+        assert counters.get("in.reading") == a.n, (name, counters)
+    print(f"{a.n} readings, 100 gauges, 10 % crossing 3.5 m; full flow with SQLite stores")
+    print(f"baseline json.loads          {base:>10,.0f} msg/s")
+    print(f"flow, 1 process              {a.n / one:>10,.0f} msg/s  ({one:.1f} s wall,"
+          f" {c1.get('out.alert', 0)} alert changes)")
+    print(f"flow, 2 processes (cluster)  {a.n / two:>10,.0f} msg/s  ({two:.1f} s wall,"
+          f" {c2.get('out.alert', 0)} alert changes)  = {one / two:.2f}x one process")
+    print("(wall time includes process start-up and flow build, the same for both)")
+
+
+if __name__ == "__main__":
+    main()
