@@ -165,3 +165,23 @@ def test_stream_writes_server_notifies_and_streams(tmp_path: Path, backend: str,
         hook.server_close()
         if backend == "postgres":
             cluster.drop_database(dsn)
+
+
+@pytest.mark.parametrize(("text", "env", "code", "says"), [
+    ("users:\n  - {name: admin, role: admin, token_env: IOC_IT_TOKEN}\n", True, 0,
+     "ok (1 users, store sqlite)"),
+    ("users:\n  - {name: admin, role: admin, token_env: IOC_IT_TOKEN}\n", False, 1,
+     "users.admin.token: environment variable IOC_IT_TOKEN is not set"),
+    ("users:\n  - {name: admin, role: admin, token: abc}\n", True, 1,
+     ":2: users.0.token: 'abc': unknown key (a typo?)"),
+])
+def test_check_config(tmp_path: Path, text: str, env: bool, code: int, says: str) -> None:
+    path = tmp_path / "cloud.yaml"
+    path.write_text(text)
+    environ = {k: v for k, v in os.environ.items() if k != "IOC_IT_TOKEN"}
+    if env:
+        environ["IOC_IT_TOKEN"] = TOKEN
+    done = subprocess.run([sys.executable, "-m", "ioc.cli", "cloud", "check-config", str(path)],
+                          env=environ, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == code
+    assert says in done.stdout
