@@ -28,6 +28,7 @@ from bytewax.run import cli_main
 
 from cloud.stores.events import SqliteEventStore
 from cloud.stores.timeseries import SqliteTimeSeriesStore
+from ioc.broker import MosquittoBroker
 from ioc.contract import SensorReading, Topics, encode
 from stream.config import load_config
 from stream.flow import FlowIO, build_flow
@@ -51,11 +52,16 @@ def messages(n: int) -> list[MqttMessage]:
     return out
 
 
+FIRST_BATCH: list[float] = []  # wall time of the first batch this process read
+
+
 class _Part(StatefulSourcePartition[MqttMessage, int]):
     def __init__(self, items: list[MqttMessage], at: int) -> None:
         self.items, self.at = items, at
 
     def next_batch(self) -> list[MqttMessage]:
+        if not FIRST_BATCH:
+            FIRST_BATCH.append(time.time())
         if self.at >= len(self.items):
             raise StopIteration
         batch = self.items[self.at:self.at + 1000]
@@ -91,10 +97,9 @@ def _process(n: int, partitions: int, index: int, addresses: list[str] | None, w
                 events=SqliteEventStore(d / f"events-{index}.sqlite"),
                 ready=threading.Event(), stop=threading.Event(), watchlist=None,
                 source=MemorySource(messages(n), partitions))
-    t = time.perf_counter()
     cli_main(build_flow(config, io), workers_per_process=1, process_id=index if addresses else None,
              addresses=addresses)
-    result.put((index, time.perf_counter() - t, io.counters.snapshot()))
+    result.put((index, (FIRST_BATCH[0], time.time()), io.counters.snapshot()))
 
 
 def run(n: int, processes: int, port: int) -> tuple[float, dict[str, int]]:
@@ -112,13 +117,13 @@ def run(n: int, processes: int, port: int) -> tuple[float, dict[str, int]]:
         result: mp.Queue = ctx.Queue()
         procs = [ctx.Process(target=_process, args=(n, processes, i, addresses, workdir, port,
                                                     result)) for i in range(processes)]
-        t = time.perf_counter()
         for p in procs:
             p.start()
         outs = [result.get(timeout=600) for _ in procs]
         for p in procs:
             p.join(60)
-        wall = time.perf_counter() - t
+        # from the first batch read anywhere to the last process done: start-up excluded
+        wall = max(o[1][1] for o in outs) - min(o[1][0] for o in outs)
         totals: dict[str, int] = {}
         for _i, _dt, counters in outs:
             for k, v in counters.items():
@@ -129,16 +134,20 @@ def run(n: int, processes: int, port: int) -> tuple[float, dict[str, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=100_000)
-    ap.add_argument("--mqtt-port", type=int, default=1,
-                    help="alerts are published here (default: nowhere; the flow keeps going)")
     a = ap.parse_args()
     msgs = messages(a.n)
     t = time.perf_counter()
     for m in msgs:
         json.loads(m.payload)
     base = a.n / (time.perf_counter() - t)
-    one, c1 = run(a.n, 1, a.mqtt_port)
-    two, c2 = run(a.n, 2, a.mqtt_port)
+    with tempfile.TemporaryDirectory() as tmp:  # alerts go out through a real Mosquitto
+        broker = MosquittoBroker(Path(tmp))
+        broker.start()
+        try:
+            one, c1 = run(a.n, 1, broker.port)
+            two, c2 = run(a.n, 2, broker.port)
+        finally:
+            broker.stop()
     for name, counters in (("1 process", c1), ("2 processes", c2)):
         assert counters.get("in.reading") == a.n, (name, counters)
     print(f"{a.n} readings, 100 gauges, 10 % crossing 3.5 m; full flow with SQLite stores")
@@ -147,7 +156,7 @@ def main() -> None:
           f" {c1.get('out.alert', 0)} alert changes)")
     print(f"flow, 2 processes (cluster)  {a.n / two:>10,.0f} msg/s  ({two:.1f} s wall,"
           f" {c2.get('out.alert', 0)} alert changes)  = {one / two:.2f}x one process")
-    print("(wall time includes process start-up and flow build, the same for both)")
+    print("(wall time from the first batch read to the end of the last process)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
 
 from cloud.stores.events import EventStore
 from cloud.stores.timeseries import TimeSeriesStore
@@ -60,6 +61,7 @@ class FlowIO:
     share_group: str | None = None  # None: the config's group; "": no shared subscription
     watchlist: Callable[[], WatchlistSource] | None = None  # opens the watchlist store
     counters: FlowCounters = field(default_factory=FlowCounters)
+    source: Source[MqttMessage] | None = None  # instead of MQTT (benchmarks, replays)
 
 
 class Decoder:
@@ -108,7 +110,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
         ready=io.ready,
         stop=io.stop,
     )
-    messages = op.input("mqtt_in", flow, source)
+    messages = op.input("mqtt_in", flow, io.source if io.source is not None else source)
     decoded = op.map("decode", messages, Decoder(config, counters))
     valid = op.branch("valid", decoded, lambda x: not isinstance(x, DecodeError))
 
