@@ -90,6 +90,16 @@ class StoreSink(DynamicSink[Event]):
         return _StorePartition(self.timeseries, self.events)
 
 
+def _published(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether the broker acknowledged the message. paho raises when the message was
+    handed over while disconnected; it stays queued (QoS 1) and goes out on reconnect,
+    so it counts as pending, never as a reason to stop the dataflow."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return False
+
+
 class _PublishPartition(StatelessSinkPartition[Event]):
     def __init__(self, sink: MqttPublishSink, worker_index: int) -> None:
         self._sink = sink
@@ -115,7 +125,7 @@ class _PublishPartition(StatelessSinkPartition[Event]):
             info = self._client.publish(Topics.for_event(event), encode(event), qos=self._sink.qos)
             self._pending.append(info)
         # Keep only what is still unacknowledged, so the list stays short.
-        self._pending = [i for i in self._pending if not i.is_published()]
+        self._pending = [i for i in self._pending if not _published(i)]
 
     def close(self) -> None:
         deadline = time.monotonic() + 10
@@ -127,7 +137,7 @@ class _PublishPartition(StatelessSinkPartition[Event]):
                 info.wait_for_publish(timeout=remaining)
             except (RuntimeError, ValueError) as exc:
                 logger.warning("alert publisher: message %s not confirmed: %s", info.mid, exc)
-        unconfirmed = sum(1 for i in self._pending if not i.is_published())
+        unconfirmed = sum(1 for i in self._pending if not _published(i))
         if unconfirmed:
             logger.warning("alert publisher: %d messages unconfirmed at close", unconfirmed)
         self._client.disconnect()

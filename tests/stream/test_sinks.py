@@ -34,3 +34,22 @@ def test_row_equals_point(event: SensorReading | Aggregate) -> None:
     assert json.loads(fields) == p.fields
     assert fields == json.dumps({k: float(v) if k == "value" else v for k, v in p.fields.items()},
                                 separators=(",", ":"))
+
+
+def test_alert_publisher_survives_an_unreachable_broker() -> None:
+    """Alerts published while the broker is down stay queued; the dataflow keeps going."""
+    import socket
+
+    from ioc.contract import DeadLetter
+    from stream.sinks import MqttPublishSink
+
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    part = MqttPublishSink("127.0.0.1", port).build("mqtt_out", 0, 1)
+    dl = DeadLetter(id="d", site="hue", device="stream", ts=TS, step="decode", code="json",
+                    reason="bad", topic="t", payload="", payload_size=0)
+    part.write_batch([dl, dl])
+    part.write_batch([dl])
+    assert len(part._pending) == 3  # queued, not lost, not raised
+    part.close()
