@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for the demo and the tests: Mosquitto (from Debian, when
-# root) and a virtual environment .venv with the project and its extras.
+# Sets up a fresh machine for the demo and the tests: Mosquitto, VictoriaMetrics (an
+# InfluxDB v2 write API for the sink tests) and PostgreSQL (the cloud store tests) from
+# Debian when root, and a virtual environment .venv with the project and its extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
 fi
 if ! command -v victoria-metrics >/dev/null 2>&1; then
   need_apt+=(victoria-metrics)
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -24,7 +24,7 @@ from typing import Final, Literal
 
 from cloud.stores.db import Database, Row
 from cloud.stores.times import from_ns, to_ns
-from ioc.plates import CONFUSION_CLASSES, normalise
+from ioc.plates import confusion_variants, normalise
 
 MatchMode = Literal["exact", "one_off", "prefix"]
 MATCH_MODES: Final = ("exact", "one_off", "prefix")
@@ -77,16 +77,6 @@ class WatchlistHit:
     reading_id: str | None
     description: str
     read: PlateHit | None
-
-
-def confusion_variants(plate: str) -> set[str]:
-    """Every plate exactly one OCR confusion away from ``plate`` (itself excluded)."""
-    out: set[str] = set()
-    for i, ch in enumerate(plate):
-        for cls in CONFUSION_CLASSES:
-            if ch in cls:
-                out.update(plate[:i] + other + plate[i + 1:] for other in cls if other != ch)
-    return out
 
 
 def search_plate(text: str, mode: MatchMode) -> str:

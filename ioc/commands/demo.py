@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import shutil
 import sys
 import tempfile
@@ -120,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         "store": config.store.model_copy(update={
             "timeseries_path": data_dir / "timeseries.sqlite",
             "events_path": data_dir / "events.sqlite"}),
+        # Simulated time runs `speed` times faster than the wall clock, so a gateway thread
+        # that lags a few wall seconds on a busy machine looks minutes late: judge silence
+        # with that much slack, or the demo would report gauges as silent that are not.
+        "no_data_slack_min": max(config.no_data_slack_min, math.ceil(speed * 5 / 60)),
     })
     io = embedded_io(config, share_group=None if broker.shared_subscriptions else "")
     runner = StreamRunner(config, io)
