@@ -9,6 +9,7 @@ from the stores.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import shutil
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; return 0 when the pipeline ran without errors."""
     import paho.mqtt.client as mqtt
 
+    from cloud.api.server import CloudServer, local_config
     from ioc.broker import make_broker
     from ioc.contract import Topics
     from simulators.clock import SimClock
@@ -128,14 +131,19 @@ def run(args: argparse.Namespace) -> int:
     })
     io = embedded_io(config, share_group=None if broker.shared_subscriptions else "")
     runner = StreamRunner(config, io)
+    cloud_config, tokens = local_config(data_dir, site=config.site)
+    cloud = CloudServer(cloud_config)
     monitor = Monitor(out)
     console = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ioc-demo-console")
     console.on_message = monitor.on_message
     agents: list[Any] = []
     threads: list[threading.Thread] = []
     started = time.monotonic()
+    api_alerts: int | None = None
     try:
         runner.start()
+        cloud.start()
+        out.write(f"cloud API: {cloud.url}/docs (tokens per role in {data_dir / 'tokens'})\n")
         console.connect(broker.host, broker.port)
         console.subscribe([(Topics.alerts(config.site), 1),
                            (Topics.device_filter("reading", config.site), 0)])
@@ -171,11 +179,13 @@ def run(args: argparse.Namespace) -> int:
             runner.stop()
         except RuntimeError as exc:
             runner_error = exc
+        api_alerts = _api_alert_count(cloud.url, tokens["flood_operator"])
+        cloud.stop()
         time.sleep(0.3)  # the last alerts reach the console
         console.loop_stop()
         console.disconnect()
         broker.stop()
-    ok = _summary(out, io, agents, monitor, time.monotonic() - started)
+    ok = _summary(out, io, agents, monitor, time.monotonic() - started, api_alerts)
     if tmp and not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     if runner_error is not None:
@@ -193,7 +203,22 @@ def _drain(io: Any, published: int, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed: float) -> bool:
+def _api_alert_count(url: str, token: str) -> int | None:
+    """How many alerts the cloud API lists for a flood operator (a real HTTP request)."""
+    request = urllib.request.Request(f"{url}/api/v1/alerts?limit=500",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        logger.warning("cloud API did not answer: %s", exc)
+        return None
+    items = body.get("alerts", body.get("items", body)) if isinstance(body, dict) else body
+    return len(items) if isinstance(items, list) else None
+
+
+def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed: float,
+             api_alerts: int | None) -> bool:
     readings = io.timeseries.count(["water_level", "rain", "pm25", "pm10", "o3", "no2", "so2",
                                     "co", "temperature", "humidity"])
     aggregates = io.timeseries.count(["rain_total", "rate_of_rise"])
@@ -210,8 +235,10 @@ def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed:
               + ", ".join(f"{s} {sum(1 for a in alerts if a.status.value == s)}"
                           for s in ("raised", "escalated", "deescalated", "cleared")) + ")\n")
     out.write(f"  alerts on MQTT         {len(monitor.alerts)}\n")
+    out.write(f"  alerts in the API      {api_alerts} (GET /api/v1/alerts as flood operator)\n")
     out.write(f"  wall time              {elapsed:.1f} s\n")
-    ok = readings == published and len(monitor.alerts) == len(alerts)
+    ok = (readings == published and len(monitor.alerts) == len(alerts)
+          and api_alerts == len({a.alert_id for a in alerts}))
     if not ok:
         out.write("  WARNING: not every published reading or alert arrived\n")
     return ok
