@@ -25,19 +25,26 @@ from typing import Any, TextIO
 
 logger = logging.getLogger(__name__)
 
+#: what a reading is stored under: its quantity
+READING_MEASURES = ("water_level", "rain", "pm25", "pm10", "o3", "no2", "so2", "co",
+                    "temperature", "humidity")
+#: the city's 2025-11-03: river and rain gauges in the flood, and two air stations
+DEFAULT_SCENARIOS = ("flood-2025-11-03", "air-2025-11-03")
+
 HUE_TZ = timezone(timedelta(hours=7), "ICT")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("demo", help="run the whole city simulated end to end (flood of 2025-11-03)",
+    p = sub.add_parser("demo", help="run the whole city simulated end to end (2025-11-03)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=60.0,
                    help="wall-clock seconds to run (default 60)")
     p.add_argument("--speed", type=float, default=None,
                    help="scenario seconds per real second (default: fit the scenario into"
                         " the duration)")
-    p.add_argument("--scenario", default="flood-2025-11-03",
-                   help="shipped scenario name or scenario file")
+    p.add_argument("--scenario", action="append", default=None,
+                   help="shipped scenario name or scenario file; repeat for several"
+                        f" (default: {' and '.join(DEFAULT_SCENARIOS)})")
     p.add_argument("--config", type=Path, default=None, help="stream config (default: shipped)")
     p.add_argument("--configs", type=Path, default=None,
                    help="folder of sensor gateway configs (default: firmware_configs/hue)")
@@ -75,7 +82,8 @@ class Monitor:
         self.out.flush()
 
 
-def _agents(args: argparse.Namespace, scenario: Any, clock: Any, port: int) -> list[Any]:
+def _agents(args: argparse.Namespace, scenarios: list[Any], clock: Any, port: int
+            ) -> list[Any]:
     from edge.config import load_sensor_config
     from edge.drivers.registry import make_driver
     from edge.publisher import MqttPublisher
@@ -83,7 +91,7 @@ def _agents(args: argparse.Namespace, scenario: Any, clock: Any, port: int) -> l
 
     folder = args.configs or Path(__file__).resolve().parents[2] / "firmware_configs" / "hue"
     agents = []
-    for device in scenario.devices():
+    for device in [d for sc in scenarios for d in sc.devices()]:
         path = folder / f"{device}.yaml"
         cfg = load_sensor_config(path)
         broker = cfg.broker.model_copy(update={"host": "127.0.0.1", "port": port})
@@ -107,14 +115,16 @@ def run(args: argparse.Namespace) -> int:
     from stream.runner import StreamRunner, embedded_io
 
     out = sys.stdout
-    scenario = load_scenario(args.scenario)
+    scenarios = [load_scenario(s) for s in (args.scenario or DEFAULT_SCENARIOS)]
+    start = min(sc.start for sc in scenarios)
+    end = max(sc.end for sc in scenarios)
     config = load_config(args.config)
     tmp = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-")) if tmp else args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     budget = max(args.duration - 8.0, 1.0)  # leave time to drain and summarise
-    speed = args.speed or scenario.span.total_seconds() / budget
-    clock = SimClock(scenario.start, speed)
+    speed = args.speed or (end - start).total_seconds() / budget
+    clock = SimClock(start, speed)
 
     broker = make_broker(args.broker, data_dir / "broker")
     broker.start()
@@ -148,9 +158,10 @@ def run(args: argparse.Namespace) -> int:
         console.subscribe([(Topics.alerts(config.site), 1),
                            (Topics.device_filter("reading", config.site), 0)])
         console.loop_start()
-        agents = _agents(args, scenario, clock, broker.port)
-        out.write(f"scenario {scenario.name}: {scenario.start:%Y-%m-%d %H:%M} → "
-                  f"{scenario.end:%Y-%m-%d %H:%M} (+07:00), {len(agents)} gateways, "
+        agents = _agents(args, scenarios, clock, broker.port)
+        out.write(f"scenario {' + '.join(sc.name for sc in scenarios)}:"
+                  f" {start.astimezone(HUE_TZ):%Y-%m-%d %H:%M} → "
+                  f"{end.astimezone(HUE_TZ):%Y-%m-%d %H:%M} (+07:00), {len(agents)} gateways, "
                   f"×{speed:,.0f} speed, stores in {data_dir}\n")
         for agent in agents:
             agent.start()
@@ -198,7 +209,7 @@ def _drain(io: Any, published: int, timeout_s: float) -> None:
     """Wait until the stores hold every published reading (or the timeout)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if io.timeseries.count(["water_level", "rain"]) >= published:
+        if io.timeseries.count(READING_MEASURES) >= published:
             return
         time.sleep(0.1)
 
@@ -219,9 +230,10 @@ def _api_alert_count(url: str, token: str) -> int | None:
 
 def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed: float,
              api_alerts: int | None) -> bool:
-    readings = io.timeseries.count(["water_level", "rain", "pm25", "pm10", "o3", "no2", "so2",
-                                    "co", "temperature", "humidity"])
-    aggregates = io.timeseries.count(["rain_total", "rate_of_rise"])
+    readings = io.timeseries.count(READING_MEASURES)
+    aggregates = io.timeseries.count(["rain_total", "rate_of_rise", "mean_1h", "mean_24h",
+                                      "nowcast_pm25", "nowcast_pm10", "vn_aqi_hourly",
+                                      "vn_aqi_daily"])
     counts = io.events.counts()
     alerts = io.events.alerts()
     published = sum(a.stats.published for a in agents)

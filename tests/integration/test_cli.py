@@ -47,10 +47,16 @@ def test_demo_prints_the_flood_alerts_in_order_and_a_clean_summary(broker: str) 
                        ("Kim Long", "escalated", "II"), ("Phú Ốc", "escalated", "II"),
                        ("Kim Long", "escalated", "III"), ("Phú Ốc", "escalated", "III")]
     assert len(got) == 12
-    assert re.search(r"readings published\s+1440", out)
-    assert re.search(r"readings in \(stored\)\s+1440", out)
-    assert re.search(r"alerts raised\s+7 \(29 state changes", out)  # flood 2 (12), rain 5 (17)
-    assert re.search(r"alerts on MQTT\s+29", out)
+    # 4 flood gauges x 360 samples, 2 air stations x 360 x (4 and 3 pollutants)
+    assert re.search(r"readings published\s+3960", out)
+    assert re.search(r"readings in \(stored\)\s+3960", out)
+    # flood 2 alerts (12 changes), rain 5 (17), Phu Bai's smoke episode 1 (4)
+    assert re.search(r"alerts raised\s+8 \(33 state changes", out)
+    assert re.search(r"alerts on MQTT\s+33", out)
+    assert re.search(r"alerts in the API\s+8 ", out)
+    aqi = re.findall(
+        r"ALERT \S+ \S+ (\w+)\s+\w+\s+Phú Bài air station: VN_AQI (\d+) reached (\w+)", out)
+    assert [(status, band) for status, _, band in aqi] == [("raised", "poor"), ("escalated", "bad")]
     assert "WARNING" not in out
     assert "Traceback" not in result.stderr
 
