@@ -203,6 +203,9 @@ class IllegalParkingRule(StrictModel):
     max_stationary_s: float = Field(default=3.0, gt=0, le=3600)
     #: Slower than this (km/h, measured over one second) counts as stationary.
     stationary_kmh: float = Field(default=2.0, gt=0, le=20)
+    #: With a red-light stop line: a vehicle whose front is within this many metres of it
+    #: while the signal is red or yellow is waiting for the light (0: no exemption).
+    signal_queue_m: float = Field(default=1.5, ge=0, le=100)
 
 
 class SpeedingRule(StrictModel):

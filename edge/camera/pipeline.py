@@ -75,6 +75,7 @@ class PipelineStats:
     frame_ms: float = 0.0  # moving average of the whole pipeline per frame
     violations: int = 0
     plate_reads: int = 0
+    plate_repeats: int = 0  # reads of a plate published moments before (a broken track)
     tracks: int = 0
 
 
@@ -94,6 +95,10 @@ class CameraPipeline:
         self._pending: dict[int, list[_Pending]] = {}
         self._frames: deque[tuple[int, np.ndarray, datetime]] = deque()
         self._now: Frame | None = None
+        self._recent_plates: dict[str, float] = {}  # plate → stream time it was published
+        #: a plate read again within this many seconds is the same pass (a track that broke
+        #: in two behind an occlusion), not a second one
+        self.plate_repeat_s = 10.0
 
     def _tracker_settings(self, cfg: CameraGatewayConfig) -> TrackerSettings:
         t = cfg.tracker
@@ -219,12 +224,23 @@ class CameraPipeline:
                 self.plates.forget(track.track_id)
             return events
         events.append(self._vehicle_event(track, p, cls))
-        if plate is not None:
+        if plate is not None and self._new_pass(plate):
             events.append(self._plate_event(track, p, cls, plate))
             self.stats.plate_reads += 1
         if self.plates is not None:
             self.plates.forget(track.track_id)
         return events
+
+    def _new_pass(self, plate: PlateResult) -> bool:
+        now = self._now.t if self._now is not None else 0.0
+        self._recent_plates = {k: t for k, t in self._recent_plates.items()
+                               if now - t <= self.plate_repeat_s}
+        if plate.valid and plate.text in self._recent_plates:
+            self.stats.plate_repeats += 1
+            return False
+        if plate.valid:
+            self._recent_plates[plate.text] = now
+        return True
 
     def finish(self) -> list[Event]:
         """The source ended: every pass ends, every held violation is published."""

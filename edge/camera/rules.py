@@ -292,15 +292,32 @@ class WrongWayRule(_OncePerTrack):
 
 
 class IllegalParkingRule(_OncePerTrack):
-    """Stationary inside a no-parking zone for longer than ``max_stationary_s``."""
+    """Stationary inside a no-parking zone for longer than ``max_stationary_s``.
+
+    With a stop line, a vehicle whose front is within ``queue_m`` of it while the
+    signal is red or yellow is waiting for the light, not parking: that time does not
+    count.
+    """
 
     violation = ViolationType.ILLEGAL_PARKING
 
     def __init__(self, zones: Sequence[Polygon], max_stationary_s: float = 3.0,
-                 stationary_kmh: float = 2.0) -> None:
+                 stationary_kmh: float = 2.0, *, stop_line: Line | None = None,
+                 queue_m: float = 0.0,
+                 lengths: Mapping[VehicleClass, float] = VEHICLE_LENGTH_M) -> None:
         super().__init__()
         self.zones, self.max_s, self.still_ms = list(zones), max_stationary_s, stationary_kmh / 3.6
+        self.stop_line, self.queue_m, self.lengths = stop_line, queue_m, lengths
         self._since: dict[int, float] = {}
+
+    def _waiting_at_the_light(self, track: TrackView, ctx: FrameContext) -> bool:
+        if self.stop_line is None or self.queue_m <= 0 or track.ground is None:
+            return False
+        if ctx.signal not in (Signal.RED, Signal.YELLOW):
+            return False
+        front = (np.asarray(track.ground)
+                 + self.stop_line.direction * self.lengths[track.vehicle_class])
+        return -self.queue_m <= self.stop_line.signed_distance(front) <= 0.5
 
     def _drop(self, track_id: int) -> None:
         self._since.pop(track_id, None)
@@ -310,7 +327,8 @@ class IllegalParkingRule(_OncePerTrack):
             return None
         zone = next((z for z in self.zones if z.contains(track.ground)), None)
         v = track.motion.velocity(1.0)
-        if zone is None or v is None or float(np.linalg.norm(v)) >= self.still_ms:
+        if (zone is None or v is None or float(np.linalg.norm(v)) >= self.still_ms
+                or self._waiting_at_the_light(track, ctx)):
             self._since.pop(track.track_id, None)
             return None
         since = self._since.setdefault(track.track_id, ctx.t - 1.0)  # still over the window

@@ -51,6 +51,7 @@ def build_scene(cfg: CameraGatewayConfig) -> Scene:
                           frozenset(lc.allowed)))
     rules: list[Rule] = []
     r = cfg.rules
+    stop_line = None
     if r.red_light is not None:
         a, b = cal.to_ground(r.red_light.stop_line)
         arrow = r.red_light.direction
@@ -59,7 +60,8 @@ def build_scene(cfg: CameraGatewayConfig) -> Scene:
                          else lanes[0].direction)
         except ValueError as exc:
             raise ValueError(f"rules.red_light.direction: {exc}") from None
-        rules.append(RedLightRule(Line(a, b, direction), r.red_light.confirm_m,
+        stop_line = Line(a, b, direction)
+        rules.append(RedLightRule(stop_line, r.red_light.confirm_m,
                                   r.red_light.min_speed_kmh / 3.6))
     if r.wrong_lane is not None:
         rules.append(WrongLaneRule(lanes, r.wrong_lane.min_s))
@@ -68,7 +70,8 @@ def build_scene(cfg: CameraGatewayConfig) -> Scene:
     if r.illegal_parking is not None:
         p = r.illegal_parking
         zones = [Polygon(z.name, cal.to_ground(z.polygon)) for z in p.zones]
-        rules.append(IllegalParkingRule(zones, p.max_stationary_s, p.stationary_kmh))
+        rules.append(IllegalParkingRule(zones, p.max_stationary_s, p.stationary_kmh,
+                                        stop_line=stop_line, queue_m=p.signal_queue_m))
     if r.speeding is not None:
         s = r.speeding
         rules.append(SpeedingRule(Polygon("speed", cal.to_ground(s.zone)), s.limit_kmh,

@@ -119,3 +119,28 @@ def test_bottom_hidden_by_a_nearer_vehicle(other: list[float], hidden: bool) -> 
     box = np.array([[100.0, 100.0, 190.0, 200.0]])
     got = bottom_hidden(box, np.array([box[0], other]))
     assert got.tolist() == [hidden]
+
+
+def test_a_plate_read_again_moments_later_is_the_same_pass(tmp_path: Path) -> None:
+    from edge.camera.plates import PlateResult
+
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+    crop = np.zeros((10, 30, 3), np.uint8)
+
+    def read(text: str, valid: bool = True) -> PlateResult:
+        return PlateResult(text, text, "one_line", "white", 0.9, valid, crop, 0, 2)
+
+    def at(t: float) -> None:
+        pipe._now = Frame(int(t * 10), crop, T0 + timedelta(seconds=t), t)
+
+    at(1.0)
+    assert pipe._new_pass(read("75A12345"))
+    at(5.0)
+    assert not pipe._new_pass(read("75A12345"))  # the same vehicle, its track broke in two
+    assert pipe._new_pass(read("75B99999"))
+    assert pipe._new_pass(read("XX", valid=False))
+    assert pipe._new_pass(read("XX", valid=False))  # unreadable plates are never merged
+    at(20.0)
+    assert pipe._new_pass(read("75A12345"))  # long after: a new pass
+    assert pipe.stats.plate_repeats == 1

@@ -215,3 +215,19 @@ def test_speeding(case: str, kmh: float, y0: float, fires: bool) -> None:
     assert (len(hits) == 1) is fires, case
     if fires:
         assert hits[0].params["measured_kmh"] == pytest.approx(kmh, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("case", "rear_y", "signal", "fires"),
+    [
+        ("waits at the red light, front at the line", 30.0 - CAR_LEN - 0.3, "red", False),
+        ("same place, signal green: parked", 30.0 - CAR_LEN - 0.3, "green", True),
+        ("parked 3 m before the line during red", 30.0 - CAR_LEN - 3.0, "red", True),
+    ],
+)
+def test_illegal_parking_is_not_waiting_at_the_light(case: str, rear_y: float, signal: str,
+                                                     fires: bool) -> None:
+    zone = rect("kerb", 6.4, 9.0, 20, 30)
+    rule = IllegalParkingRule([zone], 3.0, 2.0, stop_line=STOP, queue_m=1.5)
+    hits = drive(rule, [rear_y] * 60, x=7.7, signal=lambda _f: signal, jitter=0.05)
+    assert (len(hits) == 1) is fires, case
