@@ -68,6 +68,9 @@ def test_run_with_a_missing_video_file_says_which(tmp_path: Path) -> None:
     start = text.index("source:\n")
     end = text.index("frame:\n")
     text = text[:start] + f"source:\n  type: url\n  url: {tmp_path}/missing.mp4\n" + text[end:]
+    text = text.replace("  path: var/queue/cam-lethanhton-01.sqlite",
+                        f"  path: {tmp_path}/q.sqlite")
+    text = text.replace("  dir: var/evidence/cam-lethanhton-01", f"  dir: {tmp_path}/ev")
     cfg = tmp_path / "cam.yaml"
     cfg.write_text(text.replace("  port: 1883", "  port: 1"))
     result = _ioc("edge", "run", str(cfg), timeout=120)
