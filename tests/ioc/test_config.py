@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.camera.config import load_camera_config
 from edge.config import load_sensor_config
+from ioc.commands.edge import config_kind
 from ioc.config import ConfigError, load_yaml_model
 from stream.config import StreamConfig, load_config
 
@@ -51,8 +53,14 @@ def test_shipped_configs_are_valid() -> None:
     cfg = load_config()
     assert cfg.stations["kimlong"].kind == "river"
     assert cfg.rules is None  # the shipped rules file
+    kinds = set()
     for path in sorted((ROOT / "firmware_configs" / "hue").glob("*.yaml")):
-        assert load_sensor_config(path).device == path.stem
+        kind = config_kind(path)
+        kinds.add(kind)
+        loaded = (load_camera_config(path) if kind == "camera_gateway"
+                  else load_sensor_config(path))
+        assert loaded.device == path.stem
+    assert kinds == {"sensor_gateway", "camera_gateway"}
 
 
 def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch,
