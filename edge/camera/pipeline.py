@@ -76,6 +76,7 @@ class PipelineStats:
     violations: int = 0
     plate_reads: int = 0
     plate_repeats: int = 0  # reads of a plate published moments before (a broken track)
+    repeats: int = 0  # violations of a vehicle already reported (a broken track)
     tracks: int = 0
 
 
@@ -96,6 +97,8 @@ class CameraPipeline:
         self._frames: deque[tuple[int, np.ndarray, datetime]] = deque()
         self._now: Frame | None = None
         self._recent_plates: dict[str, float] = {}  # plate → stream time it was published
+        #: recent hits: (violation, stream time, ground position, ground velocity)
+        self._recent_hits: list[tuple[str, float, np.ndarray, np.ndarray]] = []
         #: a plate read again within this many seconds is the same pass (a track that broke
         #: in two behind an occlusion), not a second one
         self.plate_repeat_s = 10.0
@@ -168,10 +171,30 @@ class CameraPipeline:
                          p.motion)
         for rule in self.scene.rules:
             hit = rule.update(view, ctx)
-            if hit is not None:
+            if hit is not None and not self._repeat(hit, p.motion, frame.t):
                 self._hold(hit, frame)
         if self.plates is not None:
             self.plates.offer(track.track_id, frame.index, frame.image, track.box)
+
+    def _repeat(self, hit: Hit, motion: Motion, t: float, radius_m: float = 2.5,
+                window_s: float = 6.0) -> bool:
+        """Whether ``hit`` is a vehicle already reported for the same violation whose track
+        broke in two (behind an occlusion): a recent hit of that type, carried forward at
+        its speed, is within ``radius_m`` of this one."""
+        if not motion.points:
+            return False
+        _, x, y = motion.points[-1]
+        here = np.array([x, y])
+        v = motion.velocity(0.5, min_points=2)
+        self._recent_hits = [h for h in self._recent_hits if t - h[1] <= window_s]
+        for kind, t0, p0, v0 in self._recent_hits:
+            if kind == hit.violation and np.linalg.norm(p0 + v0 * (t - t0) - here) <= radius_m:
+                self.stats.repeats += 1
+                logger.info("%s: %s of track %d is the vehicle reported %.1f s ago",
+                            self.cfg.camera, hit.violation.value, hit.track_id, t - t0)
+                return True
+        self._recent_hits.append((hit.violation, t, here, v if v is not None else np.zeros(2)))
+        return False
 
     def _frame_at(self, index: int) -> tuple[np.ndarray, datetime]:
         best = min(self._frames, key=lambda f: abs(f[0] - index))

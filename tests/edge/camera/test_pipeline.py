@@ -144,3 +144,24 @@ def test_a_plate_read_again_moments_later_is_the_same_pass(tmp_path: Path) -> No
     at(20.0)
     assert pipe._new_pass(read("75A12345"))  # long after: a new pass
     assert pipe.stats.plate_repeats == 1
+
+
+def _car(x: float, y: float, cls: int = 0) -> Detections:
+    return Detections(np.array([box_at(x, y)]), np.array([0.9]), np.array([cls]))
+
+
+def test_a_track_broken_by_an_occlusion_is_not_a_second_violation(tmp_path: Path) -> None:
+    # a car in the motorbike lane, hidden for 1.5 s (its track ends), then seen again
+    first = [_car(8.0, 14.0 + 0.5 * f) for f in range(20)]
+    gap = [Detections.empty()] * 15
+    second = [_car(8.0, 14.0 + 0.5 * f) for f in range(35, 55)]
+    events = run(first + gap + second, tmp_path)
+    assert len([e for e in events if isinstance(e, VehicleTrack)]) == 2  # two tracks...
+    assert len([e for e in events if isinstance(e, Violation)]) == 1  # ...one violation
+
+
+def test_two_cars_in_the_motorbike_lane_are_two_violations(tmp_path: Path) -> None:
+    script = [Detections(np.array([box_at(8.0, 14.0 + 0.5 * f), box_at(8.0, 20.0 + 0.5 * f)]),
+                         np.array([0.9, 0.9]), np.array([0, 0])) for f in range(20)]
+    events = run(script, tmp_path)
+    assert len([e for e in events if isinstance(e, Violation)]) == 2
