@@ -168,7 +168,8 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
             found.add(key)
         else:
             res.fp[kind] += 1
-            res.errors.append(f"FP {kind} track {e.track_id} -> truth {key[0]} "
+            why = "again" if key in found else "not staged"
+            res.errors.append(f"FP ({why}) {kind} track {e.track_id} -> truth {key[0]} "
                               f"at {e.ts:%H:%M:%S} {e.rule}")
     for key, v in expected.items():
         if key not in found:
