@@ -14,7 +14,9 @@ Topic layout (``site`` and ``device`` are lower-case slugs)::
 
     ioc/v1/{site}/{device}/{kind}        events a device publishes (kind = event tag)
     ioc/v1/{site}/{device}/config        config pushed to a device (never retained)
-    ioc/v1/{site}/alerts/{category}      alerts raised by the stream
+    ioc/v1/{site}/alerts/{category}/{status}   alert state changes (raised, escalated,
+                                         deescalated, cleared): a pager subscribes to
+                                         ``alerts/+/raised`` and ``alerts/+/escalated``
     ioc/v1/{site}/aggregates/{measure}   aggregates, when the stream publishes them
     ioc/v1/{site}/deadletter/{step}      what the stream refused, with the reason
 """
@@ -370,7 +372,7 @@ class Topics:
     def for_event(cls, event: Event) -> str:
         """Topic an event is published on."""
         if isinstance(event, Alert):
-            return cls.alerts(event.site, event.category)
+            return f"{cls.alerts(event.site, event.category)}/{event.status.value}"
         if isinstance(event, DeadLetter):
             return cls.deadletter(event.site, event.step)
         if isinstance(event, Aggregate):
@@ -388,7 +390,7 @@ class Topics:
 
     @classmethod
     def alerts(cls, site: str, category: str = "#") -> str:
-        """Topic (or with ``#`` the filter) of the alerts of a site."""
+        """Filter of the alerts of a site (of one category: add ``/#`` or ``/<status>``)."""
         return cls._service(site, "alerts", category)
 
     @classmethod

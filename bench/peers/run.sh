@@ -12,7 +12,7 @@ W="${PARTITIONS:-1}"
 export PEERS_TEMPLATE='{"kind":"reading","v":1,"id":"%s","site":"%s","device":"%s","ts":"%s","quantity":"water_level","value":%.2f,"unit":"m"}'
 export PEERS_TOPIC='{prefix}/{device}/reading'
 export SUT_CMD="cd $ROOT && rm -rf var/bench && exec .venv/bin/python -m ioc.cli stream run --config bench/peers/stream.yaml --mqtt-port {port} -w $W --partitions $W"
-export ALERTS_TOPIC='ioc/v1/hue/alerts/#'
+export ALERTS_TOPIC='ioc/v1/hue/alerts/+/raised'  # a pager's subscription: raises only
 export ALERT_ID_KEY=reading_id
 export OUT="${OUT:-$ROOT/bench/results/peers}"
 mkdir -p "$OUT"

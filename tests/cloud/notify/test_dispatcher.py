@@ -222,6 +222,6 @@ def test_mqtt_notifier_publishes_on_the_contract_topic(stores: CloudStores, make
     sub.loop_stop()
     sub.disconnect()
     notifier.stop()
-    assert got[0][0] == "ioc/v1/hue/alerts/weather"
+    assert got[0][0] == "ioc/v1/hue/alerts/weather/raised"
     assert decode_any(got[0][0], got[0][1]) == _alert_of(stores)
     assert dispatcher.log.list()[0].state == "delivered"
