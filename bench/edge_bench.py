@@ -123,6 +123,9 @@ def bare_session(threads: int) -> Callable[[np.ndarray], object]:
     return lambda blob: s.run(None, {name: blob})
 
 
+OCR_FALLBACK = True
+
+
 def pipeline_run(frames: list[np.ndarray], signals: list[str | None], *, threads: int,
                  plates: bool, evidence_dir: str, paired: bool = True
                  ) -> tuple[list[float], list[float], dict[str, int]]:
@@ -139,7 +142,8 @@ def pipeline_run(frames: list[np.ndarray], signals: list[str | None], *, threads
     cfg = load_camera_config(CONFIG)
     cfg = cfg.model_copy(update={
         "detector": cfg.detector.model_copy(update={"threads": threads}),
-        "plates": cfg.plates.model_copy(update={"enabled": plates, "threads": threads})})
+        "plates": cfg.plates.model_copy(update={"enabled": plates, "threads": threads,
+                                                "full_ocr_fallback": OCR_FALLBACK})})
     pipe = build_pipeline(cfg, source=str(CONFIG), base=ROOT, evidence_dir=Path(evidence_dir))
     bare = bare_session(threads)
     blobs = [letterbox(f, (320, 320))[0] for f in frames] if paired else []
@@ -218,7 +222,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=9105)
     ap.add_argument("--no-ultralytics", action="store_true")
     ap.add_argument("--no-multi", action="store_true")
+    ap.add_argument("--no-ocr-fallback", action="store_true",
+                    help="plates.full_ocr_fallback: false (line-by-line recognition only)")
     args = ap.parse_args()
+    global OCR_FALLBACK
+    OCR_FALLBACK = not args.no_ocr_fallback
     frames, signals, render_ms = render(args.seed, args.frames)
     print(f"{len(frames)} frames 1280x720 (simulator seed {args.seed}); simulator rendering "
           f"{render_ms:.1f} ms/frame (not counted below); {os.cpu_count()} CPUs, load "

@@ -53,7 +53,8 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
     vehicles, plate_det = load_models(cfg, source=source, text=text, base=base)
     plates = None
     if plate_det is not None:
-        reader = PlateReader(PlateReaderConfig(threads=cfg.plates.threads)).load()
+        reader = PlateReader(PlateReaderConfig(
+            threads=cfg.plates.threads, fallback_full_ocr=cfg.plates.full_ocr_fallback)).load()
         plates = PlateCollector(plate_det, reader, best_frames=cfg.plates.best_frames,
                                 min_vehicle_height=cfg.plates.min_vehicle_height,
                                 accept_conf=cfg.plates.accept_conf)

@@ -105,6 +105,9 @@ class PlateSettings(StrictModel):
     #: A valid first read at least this confident is taken without reading the other crops
     #: (above 1: always read two; the reading stops anyway once two reads agree).
     accept_conf: float = Field(default=0.97, gt=0, le=1.01)
+    #: When the fast line-by-line read gives no valid plate, run rapidocr's full
+    #: detector + recogniser on the crop too (slower; see models/plate_reader.py).
+    full_ocr_fallback: bool = True
     threads: int = Field(default=2, ge=1, le=64)
 
 
