@@ -15,14 +15,13 @@ from ioc.contract import (
     Aggregate,
     Alert,
     DeadLetter,
-    DecodeError,
     VehicleTrack,
     Violation,
-    encode,
 )
 from stream.config import StreamConfig
 from stream.rules import StationAlarms
-from stream.rules_config import RuleSet, load_rules
+from stream.rules_config import RuleSet
+from stream.station import refusal
 from stream.traffic import CameraTraffic
 
 Output = VehicleTrack | Violation | Aggregate | Alert | DeadLetter
@@ -44,9 +43,9 @@ class CameraState:
 class CameraProcessor:
     """Turns a camera's vehicle passes and violations into traffic aggregates and alerts."""
 
-    def __init__(self, config: StreamConfig, rules: RuleSet | None = None) -> None:
+    def __init__(self, config: StreamConfig, rules: RuleSet) -> None:
         self.config = config
-        self.rules = rules if rules is not None else load_rules(config.rules)
+        self.rules = rules
 
     def __call__(
         self, state: CameraState | None, event: VehicleTrack | Violation
@@ -59,13 +58,11 @@ class CameraProcessor:
         out: list[Output] = [event]
         update = state.traffic.add(event)
         if update.refused is not None:
-            error = DecodeError("schema", update.refused, f"camera/{event.camera}",
-                                encode(event))
-            out.append(error.to_deadletter(event.site, "traffic_windows", event.ts))
+            out.append(refusal(event, f"camera/{event.camera}", "traffic_windows",
+                               update.refused))
             return state, out
         out.extend(update.aggregates)
-        station = self.config.stations.get(event.camera)
-        location = station.name if station is not None else event.camera
+        location = self.config.location(event.camera)
         for agg in update.aggregates:
             out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
         return state, out

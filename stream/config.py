@@ -127,6 +127,11 @@ class StreamConfig(StrictModel):
     #: no-data ticks: a series is judged silent against the freshest event time seen
     #: in the city minus this slack (devices' clocks and links differ a little)
     no_data_slack_min: int = Field(default=15, ge=0, le=1440)
+
+    def location(self, station_id: str) -> str:
+        """A station's or camera's name for people (its id when it is not configured)."""
+        station = self.stations.get(station_id)
+        return station.name if station is not None else station_id
     stations: dict[Slug, StationConfig] = Field(default_factory=dict)
     rain: RainConfig = RainConfig()
     rise_window_min: int = Field(default=60, ge=5, le=1440)

@@ -23,16 +23,6 @@ class FlowCounters:
         with self._lock:
             self._counts[name] += n
 
-    def add_many(self, counts: Counter[str]) -> None:
-        """Add a batch of counts at once."""
-        with self._lock:
-            self._counts.update(counts)
-
-    def get(self, name: str) -> int:
-        """The current value of ``name`` (0 when never counted)."""
-        with self._lock:
-            return self._counts[name]
-
     def snapshot(self) -> dict[str, int]:
         """Every counter, sorted by name."""
         with self._lock:

@@ -45,6 +45,7 @@ from stream.config import StreamConfig
 from stream.counters import FlowCounters
 from stream.influx import InfluxSink
 from stream.mqtt_source import MqttMessage, MqttSource
+from stream.rules_config import load_rules
 from stream.sinks import MqttPublishSink, StoreSink
 from stream.station import StationProcessor, Ticker
 from stream.watchlist import WatchlistMatcher, WatchlistSource
@@ -96,6 +97,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     mqtt_cfg = config.mqtt
     site = config.site
     counters = io.counters
+    rules = load_rules(config.rules)  # once, shared by the station and camera steps
     flow = Dataflow(flow_id)
     log_dir = config.recovery.dir / "input" if config.recovery.dir is not None else None
     source = MqttSource(
@@ -121,13 +123,13 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
 
     readings = op.branch("readings", valid.trues, lambda e: isinstance(e, SensorReading))
     by_station = op.flat_map("by_station", readings.trues, Ticker(config))
-    stations = op.stateful_map("station", by_station, StationProcessor(config))
+    stations = op.stateful_map("station", by_station, StationProcessor(config, rules))
     station_out = op.flat_map("station_out", stations, lambda kv: kv[1])
 
     traffic = op.branch("traffic", readings.falses,
                         lambda e: isinstance(e, VehicleTrack | Violation))
     by_camera = op.key_on("by_camera", traffic.trues, camera_key)
-    cameras = op.stateful_map("camera", by_camera, CameraProcessor(config))
+    cameras = op.stateful_map("camera", by_camera, CameraProcessor(config, rules))
     camera_out = op.flat_map("camera_out", cameras, lambda kv: kv[1])
 
     others = traffic.falses  # plate reads, status, heartbeats: stored as they are

@@ -27,6 +27,8 @@ import zlib
 from typing import Any
 
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
 
 from cloud.stores.timeseries import Point
 from ioc.contract import Aggregate, SensorReading
@@ -75,9 +77,6 @@ class InfluxWriter:
 
     def start(self) -> None:
         """Create the client (no request is made yet)."""
-        from influxdb_client import InfluxDBClient  # the [stream] extra
-        from influxdb_client.client.write_api import SYNCHRONOUS
-
         cfg = self.config
         token = os.environ.get(cfg.token_env, "") if cfg.token_env else ""
         self._client = InfluxDBClient(url=cfg.url, token=token, org=cfg.org,
@@ -90,8 +89,6 @@ class InfluxWriter:
             return True
         if self._api is None:
             self.start()
-        from influxdb_client import WritePrecision
-
         delay = 0.2
         for attempt in range(1, attempts + 1):
             try:

@@ -19,6 +19,7 @@ from ioc.contract import (
     Alert,
     DeadLetter,
     DecodeError,
+    Event,
     SensorReading,
     encode,
     stable_id,
@@ -29,7 +30,7 @@ from stream.config import StreamConfig
 from stream.rain import RainWindows
 from stream.rise import RateOfRise
 from stream.rules import StationAlarms
-from stream.rules_config import RuleSet, load_rules
+from stream.rules_config import RuleSet
 
 Output = SensorReading | Aggregate | Alert | DeadLetter
 
@@ -52,6 +53,12 @@ class StationState:
     alarms: StationAlarms = field(default_factory=StationAlarms)
 
 
+def refusal(event: Event, subject: str, step: str, reason: str) -> DeadLetter:
+    """The dead letter of an event a stateful step refused (e.g. too late for its windows)."""
+    return DecodeError("schema", reason, subject, encode(event)).to_deadletter(
+        event.site, step, event.ts)
+
+
 def station_key(reading: SensorReading) -> str:
     """The key readings are partitioned by: one station of one site."""
     return f"{reading.site}/{reading.station_id}"
@@ -60,9 +67,9 @@ def station_key(reading: SensorReading) -> str:
 class StationProcessor:
     """Turns a station's readings into aggregates and flood alerts."""
 
-    def __init__(self, config: StreamConfig, rules: RuleSet | None = None) -> None:
+    def __init__(self, config: StreamConfig, rules: RuleSet) -> None:
         self.config = config
-        self.rules = rules if rules is not None else load_rules(config.rules)
+        self.rules = rules
 
     def _rain(self) -> RainWindows:
         rc = self.config.rain
@@ -71,10 +78,6 @@ class StationProcessor:
             step=timedelta(minutes=rc.step_min),
             lateness=timedelta(minutes=rc.lateness_min),
         )
-
-    def _location(self, station_id: str) -> str:
-        station = self.config.stations.get(station_id)
-        return station.name if station is not None else station_id
 
     def __call__(
         self, state: StationState | None, item: SensorReading | Tick
@@ -93,7 +96,7 @@ class StationProcessor:
             out.extend(self._on_air(state, reading))
         else:
             out.extend(state.alarms.on_reading(self.rules, reading,
-                                               location=self._location(reading.station_id)))
+                                               location=self.config.location(reading.station_id)))
         return state, out
 
     def _on_rain(self, state: StationState, reading: SensorReading) -> list[Output]:
@@ -101,9 +104,8 @@ class StationProcessor:
             state.rain = self._rain()
         update = state.rain.add(reading.ts, reading.value)
         if update.refused is not None:
-            error = DecodeError("schema", update.refused, f"station/{reading.station_id}",
-                                encode(reading))
-            return [error.to_deadletter(reading.site, "rain_windows", reading.ts)]
+            return [refusal(reading, f"station/{reading.station_id}", "rain_windows",
+                            update.refused)]
         totals = [
             Aggregate(
                 id=stable_id(reading.site, reading.station_id, "rain_total", total.window,
@@ -121,7 +123,7 @@ class StationProcessor:
             for total in update.totals
         ]
         out: list[Output] = list(totals)
-        location = self._location(reading.station_id)
+        location = self.config.location(reading.station_id)
         for agg in totals:
             out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
         return out
@@ -133,11 +135,10 @@ class StationProcessor:
         update = state.air.add(reading.ts, reading.quantity, reading.value,
                                device=reading.device)
         if update.refused is not None:
-            error = DecodeError("schema", update.refused, f"station/{reading.station_id}",
-                                encode(reading))
-            return [error.to_deadletter(reading.site, "air_windows", reading.ts)]
+            return [refusal(reading, f"station/{reading.station_id}", "air_windows",
+                            update.refused)]
         out: list[Output] = list(update.aggregates)
-        location = self._location(reading.station_id)
+        location = self.config.location(reading.station_id)
         for agg in update.aggregates:
             out.extend(state.alarms.on_aggregate(self.rules, agg, location=location))
         return out
@@ -147,7 +148,7 @@ class StationProcessor:
             state.rise = RateOfRise(window=timedelta(minutes=self.config.rise_window_min))
         rate = state.rise.add(reading.ts, reading.value)
         out: list[Output] = []
-        location = self._location(reading.station_id)
+        location = self.config.location(reading.station_id)
         if rate is not None:
             agg = Aggregate(
                 id=stable_id(reading.site, reading.station_id, "rate_of_rise", reading.ts),

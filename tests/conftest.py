@@ -26,15 +26,25 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["MPLCONFIGDIR"] = str(home / "mpl")
 
 
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A real Mosquitto on a free loopback port, stopped after the test."""
+def _mosquitto(workdir: Path, *, persistence: bool) -> Iterator[MosquittoBroker]:
     if find_mosquitto() is None:
         pytest.fail("mosquitto is not installed: run scripts/setup.sh (apt-get install mosquitto)")
-    broker = MosquittoBroker(tmp_path / "mosquitto")
+    broker = MosquittoBroker(workdir, persistence=persistence)
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto on a free loopback port, stopped after the test."""
+    yield from _mosquitto(tmp_path / "mosquitto", persistence=False)
+
+
+@pytest.fixture
+def persistent_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto that keeps sessions and queued messages across its own restart."""
+    yield from _mosquitto(tmp_path / "broker", persistence=True)
 
 
 class VictoriaMetrics:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from cloud.stores.sqlite import ThreadLocalSqlite
+from cloud.stores.times import from_ns, to_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +40,7 @@ class Point:
     @property
     def ts_ns(self) -> int:
         """Time in integer nanoseconds since the epoch (exact for microsecond datetimes)."""
-        delta = self.ts - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+        return to_ns(self.ts)
 
 
 class TimeSeriesStore(Protocol):
@@ -104,10 +101,10 @@ class SqliteTimeSeriesStore:
         args: list[object] = [measurement]
         if start is not None:
             sql += " AND ts_ns >= ?"
-            args.append(Point(measurement, {}, {"x": 0}, start).ts_ns)
+            args.append(to_ns(start))
         if end is not None:
             sql += " AND ts_ns < ?"
-            args.append(Point(measurement, {}, {"x": 0}, end).ts_ns)
+            args.append(to_ns(end))
         sql += " ORDER BY ts_ns, series"
         wanted = dict(tags or {})
         out: list[Point] = []
@@ -115,8 +112,7 @@ class SqliteTimeSeriesStore:
             series_tags = dict(kv.split("=", 1) for kv in series.split(",") if kv)
             if any(series_tags.get(k) != v for k, v in wanted.items()):
                 continue
-            ts = datetime.fromtimestamp(ts_ns // 1000 / 1e6, tz=UTC)
-            out.append(Point(measurement, series_tags, json.loads(fields), ts))
+            out.append(Point(measurement, series_tags, json.loads(fields), from_ns(ts_ns)))
         return out
 
     def count(self, measurements: Iterable[str] | None = None) -> int:

@@ -221,11 +221,10 @@ def _api_alert_count(url: str, token: str) -> int | None:
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             body = json.loads(response.read())
-    except (OSError, ValueError) as exc:
-        logger.warning("cloud API did not answer: %s", exc)
+        return len(body["items"])  # an AlertPage: {"count": …, "items": [...]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("cloud API did not answer with an alert page: %s", exc)
         return None
-    items = body.get("alerts", body.get("items", body)) if isinstance(body, dict) else body
-    return len(items) if isinstance(items, list) else None
 
 
 def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed: float,

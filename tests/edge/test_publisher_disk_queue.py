@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from edge.disk_queue import DiskQueue
 from edge.publisher import BrokerAddress, MqttPublisher
-from ioc.broker import MosquittoBroker, find_mosquitto
+from ioc.broker import MosquittoBroker
 from ioc.contract import SensorReading, Topics, decode, reading_id
 
 pytestmark = pytest.mark.integration
@@ -69,16 +68,6 @@ class Watcher:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-@pytest.fixture
-def persistent_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    if find_mosquitto() is None:
-        pytest.fail("mosquitto is not installed: run scripts/setup.sh")
-    broker = MosquittoBroker(tmp_path / "broker", persistence=True)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def test_broker_outage_loses_nothing_duplicates_nothing_keeps_order(

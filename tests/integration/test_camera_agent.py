@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -24,7 +23,7 @@ from edge.camera.agent import CameraAgent
 from edge.camera.config import load_camera_config
 from edge.disk_queue import DiskQueue
 from edge.publisher import BrokerAddress, MqttPublisher
-from ioc.broker import MosquittoBroker, find_mosquitto
+from ioc.broker import MosquittoBroker
 from ioc.contract import (
     DeadLetter,
     DeviceStatus,
@@ -161,16 +160,6 @@ def test_agent_publishes_the_violations_and_plates_of_the_clip(
     assert beats[-1].inference_ms is not None
     assert beats[-1].inference_ms > 0
     assert beats[-1].disk_used_bytes > 0
-
-
-@pytest.fixture
-def persistent_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    if find_mosquitto() is None:
-        pytest.fail("mosquitto is not installed: run scripts/setup.sh")
-    broker = MosquittoBroker(tmp_path / "broker", persistence=True)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def test_broker_stopped_mid_run_every_event_arrives_once_in_order(
