@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+_INIT_LOCK = threading.Lock()
+_INIT_DEADLINE_S = 30.0
 
 
 class ThreadLocalSqlite:
@@ -22,10 +26,8 @@ class ThreadLocalSqlite:
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in self._schema:
-                conn.execute(statement)
+            with _INIT_LOCK:
+                _initialise(conn, self._schema)
             self._local.conn = conn
         return conn
 
@@ -35,3 +37,20 @@ class ThreadLocalSqlite:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _initialise(conn: sqlite3.Connection, schema: Sequence[str]) -> None:
+    """WAL and the schema; switching the journal mode does not wait on SQLite's busy handler,
+    so a first open racing another process retries until the deadline."""
+    deadline = time.monotonic() + _INIT_DEADLINE_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in schema:
+                conn.execute(statement)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
