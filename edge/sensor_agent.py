@@ -90,7 +90,8 @@ class SensorAgent:
             id=stable_id(self.device, "heartbeat", ts.isoformat()),
             site=self.site, device=self.device, ts=ts,
             uptime_s=round(time.monotonic() - self._started_at, 3),
-            queue_depth=self.publisher.queue_depth, dropped=self.publisher.dropped,
+            queue_depth=self.publisher.queue_depth, dropped_events=self.publisher.dropped,
+            disk_used_bytes=self.publisher.disk_used_bytes,
         ))
 
     def run(self) -> AgentStats:

@@ -237,9 +237,26 @@ class Heartbeat(Event, tag="heartbeat", kw_only=True):
     fps: float | None = None
     inference_ms: float | None = None
     queue_depth: Annotated[int, msgspec.Meta(ge=0)] = 0
+    #: frames the source dropped (a camera falling behind)
     dropped: Annotated[int, msgspec.Meta(ge=0)] = 0
     disk_used_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
     config_version: str | None = None
+    #: the camera or sensor source: streaming, reconnecting, ended, closed (None: not known)
+    source_state: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    source_reconnects: Annotated[int, msgspec.Meta(ge=0)] = 0
+    #: events the full on-disk queue had to drop (its full policy)
+    dropped_events: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class ConfigAck(Event, tag="config_ack", kw_only=True):
+    """A device's answer to a config pushed on its config topic: ``applied`` (the device
+    now runs ``config_version``), or ``refused`` with every problem while the config it
+    was running (``running_version``) stays in place."""
+
+    config_version: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    result: Literal["applied", "refused"]
+    running_version: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    problems: Annotated[list[Text], msgspec.Meta(max_length=50)] = []
 
 
 class Alert(Event, tag="alert", kw_only=True):
@@ -297,18 +314,19 @@ class DeadLetter(Event, tag="deadletter", kw_only=True):
     payload_size: Annotated[int, msgspec.Meta(ge=0)]
 
 
-DeviceEvent = SensorReading | VehicleTrack | PlateRead | Violation | DeviceStatus | Heartbeat
+DeviceEvent = (SensorReading | VehicleTrack | PlateRead | Violation | DeviceStatus | Heartbeat
+               | ConfigAck)
 AnyEvent = DeviceEvent | Alert | Aggregate | DeadLetter
 
 #: Event kinds a device may publish under its own topic.
 DEVICE_KINDS: Final[frozenset[str]] = frozenset(
     t.__struct_config__.tag for t in (SensorReading, VehicleTrack, PlateRead, Violation,
-                                      DeviceStatus, Heartbeat)
+                                      DeviceStatus, Heartbeat, ConfigAck)
 )
 KIND_OF: Final[dict[type[Event], str]] = {
     t: t.__struct_config__.tag
     for t in (SensorReading, VehicleTrack, PlateRead, Violation, DeviceStatus, Heartbeat,
-              Alert, Aggregate, DeadLetter)
+              ConfigAck, Alert, Aggregate, DeadLetter)
 }
 
 # --------------------------------------------------------------------------- identity

@@ -21,6 +21,7 @@ from ioc.contract import (
     KIND_OF,
     Alert,
     AnyEvent,
+    ConfigAck,
     DecodeError,
     DeviceStatus,
     Event,
@@ -188,7 +189,7 @@ def _put_alert(tx: Tx, a: Alert, seq: int) -> None:
     )
 
 
-_DEVICE_EVENTS = (PlateRead, VehicleTrack, Violation, DeviceStatus, Heartbeat)
+_DEVICE_EVENTS = (PlateRead, VehicleTrack, Violation, DeviceStatus, Heartbeat, ConfigAck)
 
 
 def _put_devices(tx: Tx, new: list[Event]) -> None:

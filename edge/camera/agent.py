@@ -19,7 +19,7 @@ from pathlib import Path
 from edge.camera.build import build_pipeline
 from edge.camera.config import CameraGatewayConfig
 from edge.camera.pipeline import CameraPipeline
-from edge.camera.remote import Refusal, check_remote, refusal_event
+from edge.camera.remote import Refusal, check_remote, config_ack
 from edge.camera.signal import SignalSource, make_signal
 from edge.camera.source import FrameSource, SourceError, make_source
 from edge.publisher import MqttPublisher
@@ -156,7 +156,10 @@ class CameraAgent:
             fps=round(fps, 2), inference_ms=round(pipe.stats.inference_ms, 1) if pipe else None,
             queue_depth=self.publisher.queue_depth,
             dropped=src.dropped if src is not None else 0,
-            disk_used_bytes=disk, config_version=str(self.cfg.version)))
+            disk_used_bytes=disk, config_version=str(self.cfg.version),
+            source_state=src.state if src is not None else None,
+            source_reconnects=src.reconnects if src is not None else 0,
+            dropped_events=self.publisher.dropped))
 
     # --- remote config ---------------------------------------------------------------
 
@@ -184,6 +187,7 @@ class CameraAgent:
                 logger.info("%s: config version %d applied", self.cfg.device, new.version)
                 self.configs_applied += 1
                 self.publisher.config_version = str(new.version)
+                self.publisher.publish(config_ack(new, topic, payload))
                 self.publisher.announce_online()
                 self.heartbeat()
                 return True
@@ -191,7 +195,7 @@ class CameraAgent:
         logger.error("%s: config refused, version %d kept: %s", self.cfg.device,
                      self.cfg.version, new.reason)
         self.configs_refused += 1
-        self.publisher.publish(refusal_event(self.cfg, topic, payload, new.reason))
+        self.publisher.publish(config_ack(self.cfg, topic, payload, new))
         return False
 
     def _switch(self, new: CameraGatewayConfig) -> str | None:

@@ -4,8 +4,9 @@ A full camera config (YAML, or JSON which is YAML too) published on
 ``Topics.config(site, device)`` is validated exactly like the file, checked
 against what may change without a restart, and handed to the agent, which
 applies it between two frames. A config that fails leaves the running one in
-place and is answered with an error event naming every problem; one that is
-applied is acknowledged by its version in the retained status and heartbeats.
+place and is answered with a ``ConfigAck`` ``refused`` naming every problem; one that
+is applied is acknowledged by a ``ConfigAck`` ``applied`` with its version, and the
+version is in the retained status and heartbeats from then on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from edge.camera.config import CameraGatewayConfig, load_camera_config
 from ioc.config import ConfigError
-from ioc.contract import MAX_PAYLOAD_BYTES, DeadLetter, now_utc, stable_id
+from ioc.contract import MAX_PAYLOAD_BYTES, ConfigAck, now_utc, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,23 @@ def check_remote(current: CameraGatewayConfig, topic: str,
     return new
 
 
-def refusal_event(cfg: CameraGatewayConfig, topic: str, payload: bytes,
-                  reason: str) -> DeadLetter:
-    """The error event answering a refused config (the contract has no config-error event
-    yet; a dead letter names the step, the reason, the topic and the payload)."""
-    return DeadLetter(
-        id=stable_id("config-refused", cfg.device, topic, payload),
-        site=cfg.site, device=cfg.device, ts=now_utc(), step="edge-config",
-        code="config", reason=reason[:2000], topic=topic[:512],
-        payload=payload[:1024].decode("utf-8", "replace")[:4096], payload_size=len(payload))
+def _version_of(payload: bytes) -> str | None:
+    """The ``version:`` a refused payload claims, when it can be read at all (for the ack)."""
+    for line in payload[:MAX_PAYLOAD_BYTES].decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().strip('"') == "version" and not line.startswith((" ", "\t")):
+            return value.strip().strip('",')[:64] or None
+    return None
+
+
+def config_ack(cfg: CameraGatewayConfig, topic: str, payload: bytes,
+               refusal: Refusal | None = None) -> ConfigAck:
+    """The device's answer to a config received on ``topic``: applied (``cfg`` is the new
+    running config), or refused with every problem (``cfg`` is the config that stays)."""
+    claimed = str(cfg.version) if refusal is None else _version_of(payload)
+    problems = [] if refusal is None else [p[:2000] for p in refusal.reason.splitlines()[:50]]
+    return ConfigAck(
+        id=stable_id("config-ack", cfg.device, topic, payload),
+        site=cfg.site, device=cfg.device, ts=now_utc(), config_version=claimed,
+        result="applied" if refusal is None else "refused",
+        running_version=str(cfg.version), problems=problems)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.camera.config import load_camera_config
-from edge.camera.remote import Refusal, check_remote, refusal_event
+from edge.camera.remote import Refusal, check_remote, config_ack
 from ioc.contract import Topics, decode_any, encode
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,10 +56,19 @@ def test_binary_garbage_is_refused() -> None:
     assert "not UTF-8" in got.reason
 
 
-def test_refusal_event_is_a_valid_contract_event_naming_device_topic_and_reason() -> None:
+@pytest.mark.parametrize(("payload", "refusal", "result", "claimed", "problems"), [
+    (b"version: 0\nsite: hue", Refusal("a: bad\nb: worse"), "refused", "0",
+     ["a: bad", "b: worse"]),
+    (b"\xff\xfe garbage", Refusal("not UTF-8"), "refused", None, ["not UTF-8"]),
+    (b"version: 9", None, "applied", None, []),
+])
+def test_config_ack_is_a_contract_event_with_version_result_and_every_problem(
+        payload: bytes, refusal: Refusal | None, result: str, claimed: str | None,
+        problems: list[str]) -> None:
     cfg = load_camera_config(PATH)
-    ev = refusal_event(cfg, TOPIC, b"version: 0", "version: 0: not newer")
+    ev = config_ack(cfg, TOPIC, payload, refusal)
     back = decode_any(Topics.for_event(ev), encode(ev))
     assert back == ev
-    assert (ev.device, ev.step, ev.code, ev.topic) == ("cam-lequydon-01", "edge-config",
-                                                       "config", TOPIC)
+    assert (ev.device, ev.result, ev.problems) == ("cam-lequydon-01", result, problems)
+    assert ev.running_version == str(cfg.version)
+    assert ev.config_version == (str(cfg.version) if refusal is None else claimed)
