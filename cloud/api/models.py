@@ -267,6 +267,15 @@ class DeviceOut(Out):
     dropped: int | None
     disk_used_bytes: int | None
     health: Literal["ok", "stale", "offline", "unknown"]
+    source_state: str | None = None
+    source_reconnects: int | None = None
+    dropped_events: int | None = Field(default=None,
+                                       description="events the device's full queue dropped")
+    config_ack_at: datetime | None = None
+    config_ack_result: Literal["applied", "refused"] | None = Field(
+        default=None, description="the device's answer to the last config pushed to it")
+    config_ack_version: str | None = None
+    config_ack_problems: list[str] = []
 
 
 class DevicePage(Out):

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from cloud.stores.sqlite import initialise
+
 logger = logging.getLogger(__name__)
 
 Dialect = Literal["sqlite", "postgres"]
@@ -159,10 +161,7 @@ class SqliteDatabase:
             try:
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                for statement in self._schema:
-                    conn.execute(statement)
+                initialise(conn, self._schema)
             except sqlite3.Error as exc:
                 raise DatabaseError(f"SQLite file {self.path}: {exc}") from exc
             self._conns.put(conn)

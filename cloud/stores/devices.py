@@ -19,7 +19,8 @@ Health = Literal["ok", "stale", "offline", "unknown"]
 HEALTHS: Final = ("ok", "stale", "offline", "unknown")
 _COLUMNS = ("site, device, first_seen_ns, last_seen_ns, received_ns, state, state_ns,"
             " agent_version, config_version, heartbeat_ns, uptime_s, fps, inference_ms,"
-            " queue_depth, dropped, disk_used_bytes")
+            " queue_depth, dropped, disk_used_bytes, source_state, source_reconnects,"
+            " dropped_events, ack_ns, ack_result, ack_version, ack_problems")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,15 @@ class DeviceRecord:
     dropped: int | None
     disk_used_bytes: int | None
     health: Health
+    source_state: str | None = None
+    source_reconnects: int | None = None
+    #: events the device's full queue dropped
+    dropped_events: int | None = None
+    #: the device's answer to the last config pushed to it
+    config_ack_at: datetime | None = None
+    config_ack_result: str | None = None
+    config_ack_version: str | None = None
+    config_ack_problems: tuple[str, ...] = ()
 
 
 def _record(r: Row, stale_ns: int, now: int) -> DeviceRecord:
@@ -52,7 +62,8 @@ def _record(r: Row, stale_ns: int, now: int) -> DeviceRecord:
                       "ok" if state == "online" or r[9] is not None else "unknown")
     return DeviceRecord(r[0], r[1], from_ns(r[2]), from_ns(r[3]), from_ns(r[4]), state,
                         opt_from_ns(r[6]), r[7], r[8], opt_from_ns(r[9]), r[10], r[11], r[12],
-                        r[13], r[14], r[15], health)
+                        r[13], r[14], r[15], health, r[16], r[17], r[18], opt_from_ns(r[19]),
+                        r[20], r[21], tuple(r[22].split("\n")) if r[22] else ())
 
 
 class DeviceRegistry:

@@ -219,10 +219,19 @@ def _put_devices(tx: Tx, new: list[Event]) -> None:
                    (e.state, ts, e.agent_version, e.site, e.device, ts))
         elif isinstance(e, Heartbeat):
             tx.run("UPDATE devices SET heartbeat_ns = ?, uptime_s = ?, fps = ?, inference_ms = ?,"
-                   " queue_depth = ?, dropped = ?, disk_used_bytes = ?"
+                   " queue_depth = ?, dropped = ?, disk_used_bytes = ?, source_state = ?,"
+                   " source_reconnects = ?, dropped_events = ?"
                    " WHERE site = ? AND device = ? AND (heartbeat_ns IS NULL OR heartbeat_ns <= ?)",
                    (ts, e.uptime_s, e.fps, e.inference_ms, e.queue_depth, e.dropped,
-                    e.disk_used_bytes, e.site, e.device, ts))
+                    e.disk_used_bytes, e.source_state, e.source_reconnects, e.dropped_events,
+                    e.site, e.device, ts))
+        elif isinstance(e, ConfigAck):
+            ts = to_ns(e.ts)
+            tx.run("UPDATE devices SET ack_ns = ?, ack_result = ?, ack_version = ?,"
+                   " ack_problems = ?"
+                   " WHERE site = ? AND device = ? AND (ack_ns IS NULL OR ack_ns <= ?)",
+                   (ts, e.result, e.config_version, "\n".join(e.problems), e.site, e.device,
+                    ts))
         if isinstance(e, DeviceStatus | Heartbeat) and e.config_version is not None:
             tx.run("UPDATE devices SET config_version = ?, config_ns = ?"
                    " WHERE site = ? AND device = ? AND (config_ns IS NULL OR config_ns <= ?)",

@@ -82,6 +82,8 @@ SCHEMA: Final[tuple[str, ...]] = (
     " state TEXT, state_ns BIGINT, agent_version TEXT, config_version TEXT, config_ns BIGINT,"
     " heartbeat_ns BIGINT, uptime_s {real}, fps {real}, inference_ms {real},"
     " queue_depth BIGINT, dropped BIGINT, disk_used_bytes BIGINT,"
+    " source_state TEXT, source_reconnects BIGINT, dropped_events BIGINT,"
+    " ack_ns BIGINT, ack_result TEXT, ack_version TEXT, ack_problems TEXT,"
     " PRIMARY KEY (site, device))",
     # -- watchlist, audit, notifications
     "CREATE TABLE IF NOT EXISTS watchlist ("

@@ -26,8 +26,7 @@ class ThreadLocalSqlite:
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            with _INIT_LOCK:
-                _initialise(conn, self._schema)
+            initialise(conn, self._schema)
             self._local.conn = conn
         return conn
 
@@ -39,9 +38,15 @@ class ThreadLocalSqlite:
             self._local.conn = None
 
 
+def initialise(conn: sqlite3.Connection, schema: Sequence[str]) -> None:
+    """WAL and the schema on a new connection. Switching the journal mode does not wait on
+    SQLite's busy handler, so first opens in this process take turns and one racing another
+    process retries until the deadline."""
+    with _INIT_LOCK:
+        _initialise(conn, schema)
+
+
 def _initialise(conn: sqlite3.Connection, schema: Sequence[str]) -> None:
-    """WAL and the schema; switching the journal mode does not wait on SQLite's busy handler,
-    so a first open racing another process retries until the deadline."""
     deadline = time.monotonic() + _INIT_DEADLINE_S
     while True:
         try:

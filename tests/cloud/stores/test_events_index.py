@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from cloud.stores.bundle import CloudStores
+from ioc.contract import ConfigAck
 
 
 def test_put_is_idempotent_and_fills_every_table(stores: CloudStores, make) -> None:
@@ -67,6 +70,28 @@ def test_device_state_follows_event_time_not_arrival(stores: CloudStores, make) 
     assert device.health == "offline"
     assert device.first_seen == make.at(1)
     assert device.last_seen == make.at(5)
+
+
+def test_source_health_and_the_newest_config_ack_reach_the_registry(stores: CloudStores,
+                                                                    make) -> None:
+    beat = make.heartbeat("h1", "cam", make.at(2))
+    beat = msgspec.structs.replace(beat, source_state="reconnecting", source_reconnects=3,
+                                   dropped_events=7)
+    refused = ConfigAck(id="a2", site="hue", device="cam", ts=make.at(4), result="refused",
+                        config_version="3", running_version="2",
+                        problems=["cam.yaml:4: lanes.0: too few points", "version: 3: old"])
+    applied = ConfigAck(id="a1", site="hue", device="cam", ts=make.at(3), result="applied",
+                        config_version="2", running_version="2")
+    stores.events.put([beat, refused])
+    stores.events.put([applied])  # older: arrives late, changes nothing
+    device = stores.devices.get("hue", "cam")
+    assert device is not None
+    assert (device.source_state, device.source_reconnects, device.dropped_events) == (
+        "reconnecting", 3, 7)
+    assert (device.config_ack_result, device.config_ack_version, device.config_ack_at) == (
+        "refused", "3", make.at(4))
+    assert device.config_ack_problems == ("cam.yaml:4: lanes.0: too few points",
+                                          "version: 3: old")
 
 
 def test_list_and_alerts_keep_the_walking_skeleton_interface(stores: CloudStores, make) -> None:
