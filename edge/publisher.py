@@ -44,6 +44,18 @@ class BrokerAddress:
     username: str | None = None
     password: str | None = None
     keepalive_s: int = 30
+    #: TLS: the CA file that signed the broker's certificate (None: plain TCP), and an
+    #: optional client certificate and key
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def configure(self, client: mqtt.Client) -> None:
+        """Set credentials and TLS on a paho client (before it connects)."""
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        if self.tls_ca is not None:
+            client.tls_set(ca_certs=self.tls_ca, certfile=self.tls_cert, keyfile=self.tls_key)
 
 
 class PublishError(RuntimeError):
@@ -106,8 +118,7 @@ class MqttPublisher:
             client_id=f"{self.site}-{self.device}",
             clean_session=True,
         )
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
+        self.broker.configure(client)
         topic, offline = self._status("offline")
         client.will_set(topic, offline, qos=1, retain=True)
         client.max_queued_messages_set(self.max_queued if self.queue is None else 0)

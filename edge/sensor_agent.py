@@ -1,15 +1,30 @@
-"""The sensor gateway agent: polls a driver, publishes readings at QoS 1, sends heartbeats."""
+"""The sensor gateway agent: polls a driver, checks and publishes readings at QoS 1, heartbeats.
+
+The gateway's own checks (``checks`` in its config) run before anything is
+published: a reading outside the sensor's plausible range is a fault, refused,
+logged and counted; a quantity at or above its first alarm level makes the agent
+poll every ``alarm_poll_interval_s`` until it falls back below. A driver that
+cannot read its device raises :class:`~edge.drivers.base.DriverError`: the agent
+logs it and keeps polling (the driver backs off), and the heartbeat carries the
+driver's state and reconnect count.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.drivers.base import Sample, SensorDriver
+from edge.drivers.base import DriverError, DriverHealth, Sample, SensorDriver
 from edge.publisher import MqttPublisher
 from ioc.contract import Heartbeat, SensorReading, now_utc, reading_id, stable_id
+
+if TYPE_CHECKING:
+    from edge.config import QuantityCheck, SensorGatewayConfig
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +36,8 @@ class AgentStats:
     samples: int = 0
     published: int = 0
     rejected: int = 0
+    #: polls the driver could not complete (DriverError)
+    driver_errors: int = 0
 
 
 class SensorAgent:
@@ -36,6 +53,8 @@ class SensorAgent:
         *,
         poll_interval_s: float = 1.0,
         heartbeat_s: float = 30.0,
+        checks: Mapping[str, QuantityCheck] | None = None,
+        alarm_poll_interval_s: float | None = None,
     ) -> None:
         self.site = site
         self.device = device
@@ -43,9 +62,29 @@ class SensorAgent:
         self.publisher = publisher
         self.poll_interval_s = poll_interval_s
         self.heartbeat_s = heartbeat_s
+        self.checks = dict(checks or {})
+        self.alarm_poll_interval_s = alarm_poll_interval_s
         self.stats = AgentStats()
+        #: alarm level (1 = the first) each checked quantity/station is at now; 0: below
+        self.alarm_level: dict[tuple[str, str | None], int] = {}
         self._stopping = threading.Event()
         self._started_at = time.monotonic()
+
+    @classmethod
+    def from_config(cls, cfg: SensorGatewayConfig, *, base: Path | None = None,
+                    agent_version: str = "", clock: object | None = None) -> SensorAgent:
+        """The agent a gateway config describes: its driver, its publisher (with the disk
+        queue, a relative queue path taken from ``base``), its checks. Reads the broker
+        password (raises ValueError when its reference cannot be resolved)."""
+        from edge.drivers.registry import make_driver
+
+        queue = cfg.queue.build(base) if cfg.queue is not None else None
+        publisher = MqttPublisher(cfg.broker.address(), cfg.site, cfg.device,
+                                  agent_version=agent_version, queue=queue)
+        publisher.config_version = str(cfg.version)
+        return cls(cfg.site, cfg.device, make_driver(cfg, clock=clock), publisher,
+                   poll_interval_s=cfg.poll_interval_s, heartbeat_s=cfg.heartbeat_s,
+                   checks=cfg.checks, alarm_poll_interval_s=cfg.alarm_poll_interval_s)
 
     def start(self) -> None:
         """Open the driver, then connect the publisher."""
@@ -54,7 +93,16 @@ class SensorAgent:
         self._started_at = time.monotonic()
 
     def to_event(self, sample: Sample) -> SensorReading | None:
-        """The contract event of a sample; None (logged, counted) if the sample breaks it."""
+        """The contract event of a sample; None (logged, counted) if the sample breaks the
+        contract or the gateway's plausible range."""
+        check = self.checks.get(sample.quantity)
+        if check is not None and ((check.min is not None and sample.value < check.min)
+                                  or (check.max is not None and sample.value > check.max)):
+            self.stats.rejected += 1
+            logger.error("%s: %s %s %s at %s is outside this sensor's range [%s, %s]: "
+                         "refused (sensor fault?)", self.device, sample.quantity,
+                         sample.value, sample.unit, sample.ts.isoformat(), check.min, check.max)
+            return None
         try:
             return SensorReading(
                 id=reading_id(self.device, sample.quantity, sample.ts, sample.station),
@@ -72,13 +120,42 @@ class SensorAgent:
             logger.error("%s: sample %s refused: %s", self.device, sample, exc)
             return None
 
+    def _track_alarm(self, sample: Sample) -> None:
+        check = self.checks.get(sample.quantity)
+        if check is None or not check.alarm_levels:
+            return
+        level = sum(1 for lv in check.alarm_levels if sample.value >= lv)
+        key = (sample.quantity, sample.station)
+        before = self.alarm_level.get(key, 0)
+        if level != before:
+            logger.warning("%s: %s%s at %s %s: alarm level %d → %d", self.device,
+                           sample.quantity, f" ({sample.station})" if sample.station else "",
+                           sample.value, sample.unit, before, level)
+        self.alarm_level[key] = level
+
+    @property
+    def current_poll_interval_s(self) -> float:
+        """The poll interval now: faster while any checked quantity is at an alarm level."""
+        if self.alarm_poll_interval_s is not None and any(self.alarm_level.values()):
+            return min(self.alarm_poll_interval_s, self.poll_interval_s)
+        return self.poll_interval_s
+
     def poll_once(self) -> int:
         """Read the driver once and publish what it gave; return how many were published."""
+        try:
+            samples = self.driver.read()
+        except DriverError as exc:
+            self.stats.driver_errors += 1
+            logger.warning("%s: %s", self.device, exc)
+            return 0
         n = 0
-        for sample in self.driver.read():
+        for sample in samples:
             self.stats.samples += 1
             event = self.to_event(sample)
-            if event is not None and self.publisher.publish(event):
+            if event is None:
+                continue
+            self._track_alarm(sample)
+            if self.publisher.publish(event):
                 n += 1
         self.stats.published += n
         return n
@@ -86,12 +163,16 @@ class SensorAgent:
     def heartbeat(self) -> None:
         """Publish a heartbeat with the agent's health."""
         ts = now_utc()
+        health = self.driver if isinstance(self.driver, DriverHealth) else None
         self.publisher.publish(Heartbeat(
             id=stable_id(self.device, "heartbeat", ts.isoformat()),
             site=self.site, device=self.device, ts=ts,
             uptime_s=round(time.monotonic() - self._started_at, 3),
             queue_depth=self.publisher.queue_depth, dropped_events=self.publisher.dropped,
             disk_used_bytes=self.publisher.disk_used_bytes,
+            config_version=self.publisher.config_version,
+            source_state=health.state if health is not None else None,
+            source_reconnects=health.reconnects if health is not None else 0,
         ))
 
     def run(self) -> AgentStats:
@@ -106,7 +187,7 @@ class SensorAgent:
                 logger.info("%s: driver exhausted after %d samples", self.device,
                             self.stats.samples)
                 break
-            self._stopping.wait(self.poll_interval_s)
+            self._stopping.wait(self.current_poll_interval_s)
         return self.stats
 
     def request_stop(self) -> None:

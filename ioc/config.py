@@ -11,10 +11,14 @@ and turns each validation problem into one line such as::
 
 from __future__ import annotations
 
+import difflib
+import re
+import types
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -71,22 +75,125 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _unwrap(tp: Any) -> Any:
+    """``tp`` without ``Annotated[...]`` and without ``| None``."""
+    while True:
+        if typing.get_origin(tp) is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if _is_union(tp):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _tags(member: Any) -> set[str]:
+    """Names pydantic uses for a union member in an error location: its discriminator
+    values (``Literal`` fields) and its class name."""
+    member = _unwrap(member)
+    names = {getattr(member, "__name__", str(member))}
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        for field in member.model_fields.values():
+            if typing.get_origin(_unwrap(field.annotation)) is Literal:
+                names |= {str(v) for v in typing.get_args(_unwrap(field.annotation))}
+    return names
+
+
+def resolve_location(model: type[BaseModel], loc: tuple[str, ...]) -> tuple[tuple[str, ...], Any]:
+    """The key path of a pydantic error location as it is written in the file (without the
+    union tags pydantic inserts, e.g. ``driver.modbus.host`` → ``driver.host``), and the
+    type expected at the last key's parent (to list the keys allowed there)."""
+    tp: Any = model
+    out: list[str] = []
+    parent: Any = None
+    for part in loc:
+        if part == "[key]":  # a bad dict key: the key itself is the last part already
+            continue
+        tp = _unwrap(tp)
+        if _is_union(tp):
+            match = [m for m in typing.get_args(tp) if part in _tags(m)]
+            if match:
+                tp = match[0]
+                continue
+            tp = None
+        parent = tp
+        out.append(part)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part)
+            tp = field.annotation if field is not None else None
+        elif origin in (list, set, frozenset):
+            tp = typing.get_args(tp)[0]
+        elif origin is tuple:
+            args = typing.get_args(tp)
+            tp = args[0] if len(args) == 2 and args[1] is Ellipsis else (
+                args[int(part)] if part.isdigit() and int(part) < len(args) else None)
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            tp = None
+    return tuple(out), parent
+
+
+def _quoted(text: str) -> list[str]:
+    return re.findall(r"'([^']*)'", text)
+
+
+def _did_you_mean(value: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _message(err: Any, parent: Any, key: str) -> tuple[str, str | None]:
+    """What is wrong and what is allowed (with a "did you mean" for a near miss), and, for a
+    bad or missing union tag, the key that holds the tag."""
+    kind, msg, ctx = err["type"], err["msg"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        allowed = (sorted(parent.model_fields) if isinstance(parent, type)
+                   and issubclass(parent, BaseModel) else [])
+        listing = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key (a typo?){_did_you_mean(key, allowed)}{listing}", None
+    if kind == "union_tag_invalid":
+        tags = _quoted(str(ctx.get("expected_tags", "")))
+        disc = (_quoted(str(ctx.get("discriminator", ""))) or ["type"])[0]
+        tag = str(ctx.get("tag"))
+        return (f"unknown {disc}{_did_you_mean(tag, tags)} (allowed: {', '.join(tags)})",
+                disc)
+    if kind == "union_tag_not_found":
+        disc = (_quoted(str(ctx.get("discriminator", ""))) or ["type"])[0]
+        return f"missing key {disc!r}: it says which kind of entry this is", disc
+    if kind in ("literal_error", "enum"):
+        allowed = _quoted(str(ctx.get("expected", "")))
+        return f"{msg}{_did_you_mean(str(err.get('input')), allowed)}", None
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, "):], None
+    return msg, None
+
+
 def _problems(
-    exc: ValidationError, name: str, lines: dict[tuple[str, ...], int]
+    exc: ValidationError, name: str, lines: dict[tuple[str, ...], int],
+    model: type[BaseModel] | None = None,
 ) -> Iterator[ConfigProblem]:
     for err in exc.errors(include_url=False):
-        loc = tuple(str(p) for p in err["loc"])
+        raw = tuple(str(p) for p in err["loc"])
+        loc, parent = resolve_location(model, raw) if model is not None else (raw, None)
+        message, tag_key = _message(err, parent, loc[-1] if loc else "")
+        value = "" if err["type"] == "missing" else _short(err.get("input"))
+        if tag_key is not None:  # the bad or missing tag itself, not the whole mapping
+            data = err.get("input")
+            loc = (*loc, tag_key)
+            value = _short(data.get(tag_key)) if isinstance(data, dict) and tag_key in data else ""
         line = None
         for n in range(len(loc), -1, -1):  # the deepest key that exists in the file
             if loc[:n] in lines:
                 line = lines[loc[:n]]
                 break
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key (a typo?)"
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        value = "" if err["type"] == "missing" else _short(err.get("input"))
         yield ConfigProblem(name, line, ".".join(loc), value, message)
 
 
@@ -95,7 +202,7 @@ def validate_data(model: type[M], data: Any, name: str, lines: dict[tuple[str, .
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(list(_problems(exc, name, lines))) from None
+        raise ConfigError(list(_problems(exc, name, lines, model))) from None
 
 
 def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None) -> M:

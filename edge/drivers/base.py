@@ -29,7 +29,9 @@ class Sample:
 
 
 class DriverError(RuntimeError):
-    """A driver cannot read its device; the message names the device and the cause."""
+    """A driver cannot read its device; the message names the device, its address, the
+    register or channel, and the cause. Raised by ``read``; the agent logs it and keeps
+    polling (the driver decides when to try the device again)."""
 
 
 @runtime_checkable
@@ -48,3 +50,16 @@ class SensorDriver(Protocol):
 
     def close(self) -> None:
         """Release the device."""
+
+
+@runtime_checkable
+class DriverHealth(Protocol):
+    """What a driver of a live device may also tell the heartbeat (optional)."""
+
+    @property
+    def state(self) -> str:
+        """streaming, reconnecting or closed."""
+
+    @property
+    def reconnects(self) -> int:
+        """Times the device came back after failing."""

@@ -20,4 +20,8 @@ def make_driver(config: SensorGatewayConfig, *, clock: object | None = None) -> 
             clock = SimClock(scenario.start, driver.speed)
         assert isinstance(clock, SimClock)
         return ScenarioDriver(scenario, config.device, clock)
+    if driver.type == "modbus":
+        from edge.drivers.modbus import ModbusDriver
+
+        return ModbusDriver(driver, config.device)
     raise ValueError(f"unknown driver type {driver.type!r}")  # pragma: no cover
