@@ -28,14 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pickle
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +47,10 @@ sys.path.insert(0, str(ROOT))
 
 from edge.camera.build import build_pipeline  # noqa: E402
 from edge.camera.config import CameraGatewayConfig, load_camera_config  # noqa: E402
-from edge.camera.source import SimulatorFrames  # noqa: E402
+from edge.camera.source import Frame, SimulatorFrames  # noqa: E402
 from ioc.contract import PlateRead, Violation  # noqa: E402
-from models.detections import box_iou  # noqa: E402
+from models.detections import Detections, box_iou  # noqa: E402
+from models.detector import Detector  # noqa: E402
 
 CONFIGS = {"intersection": ROOT / "firmware_configs/hue/cam-lequydon-01.yaml",
            "segment": ROOT / "firmware_configs/hue/cam-lethanhton-01.yaml"}
@@ -86,14 +91,89 @@ def config_for(seed: int, frames: int) -> CameraGatewayConfig:
     return base.model_copy(update={"source": src})
 
 
-def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedResult:
-    cfg = config_for(seed, frames)
-    pipe = build_pipeline(cfg, source=str(CONFIGS["segment" if seed % 2 else "intersection"]),
-                          base=ROOT, evidence_dir=evidence_dir / str(seed))
+class ReplayDetector:
+    """Stands in for the vehicle detector on a cached clip: the frame's cached detections."""
+
+    def __init__(self) -> None:
+        self.next = Detections.empty()
+
+    def detect(self, _image: np.ndarray) -> Detections:
+        return self.next
+
+
+def _render(cfg: CameraGatewayConfig, detector: Detector,
+            out: Path | None) -> Iterator[tuple[Frame, Detections | None, Any]]:
+    """Simulator frames (with the detector's output when a cache is being written)."""
     src = SimulatorFrames(cfg.source)  # type: ignore[arg-type]
     src.open()
+    recs: list[dict[str, Any]] = []
+    while True:
+        frame = src.read()
+        if frame is None:
+            break
+        det = None
+        if out is not None:
+            det = detector.detect(frame.image)
+            cv2.imwrite(str(out / f"{frame.index:05d}.png"), frame.image,
+                        [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            recs.append({"index": frame.index, "ts": frame.ts, "t": frame.t,
+                         "signal": frame.signal, "truth": frame.truth, "xyxy": det.xyxy,
+                         "conf": det.confidence, "cls": det.class_id})
+        yield frame, det, None
+    violations = src._sim.violations()
+    src.close()
+    if out is not None:
+        with open(out / "clip.pkl", "wb") as fh:
+            pickle.dump({"recs": recs, "violations": violations}, fh)
+        out.rename(out.with_suffix(""))
+    yield Frame(-1, np.zeros((1, 1, 3), np.uint8), datetime.now(), 0.0), None, violations
+
+
+def _replay(d: Path) -> Iterator[tuple[Frame, Detections | None, Any]]:
+    """A cached clip: its frames with their detections, then its violations."""
+    with open(d / "clip.pkl", "rb") as fh:
+        data = pickle.load(fh)  # written by _render above
+    for r in data["recs"]:
+        image = cv2.imread(str(d / f"{r['index']:05d}.png"), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(d / f"{r['index']:05d}.png")
+        yield (Frame(r["index"], image, r["ts"], r["t"], r["signal"], r["truth"]),
+               Detections(r["xyxy"], r["conf"], r["cls"]), None)
+    yield Frame(-1, np.zeros((1, 1, 3), np.uint8), datetime.now(), 0.0), None, data["violations"]
+
+
+def clip(cfg: CameraGatewayConfig, detector: Detector, model: Path,
+         cache: Path | None) -> Iterator[tuple[Frame, Detections | None, Any]]:
+    """Frames of ``cfg``'s simulator clip, then (index -1) the ground-truth violations.
+
+    With a cache folder the clip is rendered once, stored losslessly (PNG) with the
+    detector's output and the ground truth, and replayed after: same seed, same video,
+    and onnxruntime gives the same output for the same input, so a replay scores
+    tracker, rules and plates exactly as a fresh run; the folder name holds the seed,
+    frame count, size and the detector file's size and time."""
+    if cache is None:
+        return _render(cfg, detector, None)
+    src, st = cfg.source, model.stat()
+    d = cache / (f"{src.seed}-{src.max_frames}-{src.width}x{src.height}-"  # type: ignore[union-attr]
+                 f"{model.stem}-{st.st_size}-{int(st.st_mtime)}")
+    if (d / "clip.pkl").is_file():
+        return _replay(d)
+    partial = d.with_suffix(".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    return _render(cfg, detector, partial)
+
+
+def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
+             cache: Path | None = None, plates: bool = True) -> SeedResult:
+    cfg = config_for(seed, frames)
+    if not plates:
+        cfg = cfg.model_copy(update={"plates": cfg.plates.model_copy(update={"enabled": False})})
+    path = CONFIGS["segment" if seed % 2 else "intersection"]
+    pipe = build_pipeline(cfg, source=str(path), base=ROOT, evidence_dir=evidence_dir / str(seed))
+    detector = pipe.detector
+    replay = ReplayDetector()
     assoc: dict[int, Counter[int]] = defaultdict(Counter)
-    per_frame: dict[int, dict[int, int]] = defaultdict(dict)  # track → frame → truth id
+    per_frame: dict[int, dict[int, int]] = defaultdict(dict)  # identity → frame → truth id
     grounded: dict[int, list[int]] = defaultdict(list)  # truth id → frames with ground contact
     visible: Counter[int] = Counter()
     plate_frames: Counter[int] = Counter()
@@ -102,12 +182,16 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
     events = []
     n = 0
     t0 = time.perf_counter()
-    sim = src._sim
-    while True:
-        frame = src.read()
-        if frame is None:
+    truth_violations: Any = []
+    model = cfg.detector.model if cfg.detector.model.is_absolute() else ROOT / cfg.detector.model
+    for frame, det, violations in clip(cfg, detector, model, cache):
+        if frame.index < 0:
+            truth_violations = violations
             break
         n += 1
+        if det is not None:
+            replay.next = det
+            pipe.detector = replay  # type: ignore[assignment]
         events += pipe.process(frame, frame.signal)
         truth = frame.truth
         for v in truth.vehicles:
@@ -127,12 +211,11 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path) -> SeedR
             for i, t in enumerate(live):
                 j = int(iou[i].argmax())
                 if iou[i, j] >= 0.3:
-                    assoc[t.track_id][truth.vehicles[j].track_id] += 1
-                    per_frame[t.track_id][frame.index] = truth.vehicles[j].track_id
+                    who = pipe.identity_of(t.track_id)
+                    assoc[who][truth.vehicles[j].track_id] += 1
+                    per_frame[who][frame.index] = truth.vehicles[j].track_id
     events += pipe.finish()
     seconds = time.perf_counter() - t0
-    truth_violations = sim.violations()
-    src.close()
     res = SeedResult(seed, n, seconds)
     fps = int(cfg.source.fps)  # type: ignore[union-attr]
     owner = {tid: c.most_common(1)[0][0] for tid, c in assoc.items()}
@@ -241,12 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tail", type=float, default=4.0)
     ap.add_argument("--errors", action="store_true", help="list every FP and FN")
     ap.add_argument("--json", type=Path, help="write per-seed results here")
+    ap.add_argument("--cache", type=Path, help="keep rendered clips and detections here "
+                    "(lossless) and replay them on later runs")
+    ap.add_argument("--no-plates", action="store_true", help="skip plate reading (rules only)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in parse_seeds(args.seeds):
-            r = run_seed(seed, args.frames, args.tail, Path(tmp))
+            r = run_seed(seed, args.frames, args.tail, Path(tmp), args.cache,
+                         not args.no_plates)
             results.append(r)
             print(f"seed {seed}: {r.frames} frames in {r.seconds:.0f} s; TP {sum(r.tp.values())} "
                   f"FP {sum(r.fp.values())} FN {sum(r.fn.values())}", file=sys.stderr)

@@ -92,6 +92,10 @@ class TrackerSettings(StrictModel):
     lost_s: float = Field(default=1.0, gt=0, le=30)
     #: Frames before a new track counts (filters one-frame false detections).
     min_hits: int = Field(default=3, ge=1, le=30)
+    #: A new track that appears where a vehicle lost less than this long ago should be
+    #: (ground position, speed, size, class, colour) continues that vehicle's pass; a
+    #: pass ends this long after its vehicle was last seen (0: no re-identification).
+    rejoin_s: float = Field(default=3.0, ge=0, le=30)
 
 
 class PlateSettings(StrictModel):

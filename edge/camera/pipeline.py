@@ -22,6 +22,7 @@ import numpy as np
 from edge.camera.config import CameraGatewayConfig
 from edge.camera.evidence import EvidenceStore
 from edge.camera.plates import PlateCollector, PlateResult
+from edge.camera.reid import Rejoiner, RejoinSettings, Sighting, colour_histogram
 from edge.camera.rules import FrameContext, Hit, Motion, TrackView, lane_at
 from edge.camera.scene import Scene, build_scene
 from edge.camera.source import Frame
@@ -45,8 +46,11 @@ _CLASSES = {i: VehicleClass(n) for i, n in enumerate(CANONICAL) if n != "plate"}
 
 @dataclass(slots=True)
 class _Pass:
-    """What the pipeline knows of one track's pass."""
+    """What the pipeline knows of one vehicle's pass (one identity: one or more tracks
+    joined by the re-identification when the tracker lost the vehicle)."""
 
+    identity: int
+    track: Track  # the tracker track following it now (or last)
     first_ts: datetime
     motion: Motion = field(default_factory=Motion)
     speeds: list[float] = field(default_factory=list)
@@ -54,6 +58,45 @@ class _Pass:
     start: tuple[float, float] | None = None
     end: tuple[float, float] | None = None
     last_ts: datetime | None = None
+    last_t: float = 0.0
+    last_frame: int = -1
+    #: class votes, hits and summed confidence of its earlier tracks
+    votes: dict[int, float] = field(default_factory=dict)
+    hits_before: int = 0
+    conf_before: float = 0.0
+    widths: deque[float] = field(default_factory=lambda: deque(maxlen=15))
+    colour: np.ndarray | None = None
+    ended: bool = False  # its track ended: waiting to be rejoined, or to be closed
+    lost: bool = False  # handed to the rejoiner as a candidate
+
+    @property
+    def grounded(self) -> bool:
+        return bool(self.motion.points)
+
+    @property
+    def class_id(self) -> int:
+        votes = self.class_votes()
+        return max(votes, key=votes.__getitem__)
+
+    @property
+    def mean_confidence(self) -> float:
+        return (self.conf_before + self.track.conf_sum) / max(self.hits_before + self.track.hits,
+                                                              1)
+
+    def class_votes(self) -> dict[int, float]:
+        votes = dict(self.votes)
+        for c, v in self.track.class_votes.items():
+            votes[c] = votes.get(c, 0.0) + v
+        return votes
+
+    def sighting(self) -> Sighting:
+        _, x, y = self.motion.points[-1]
+        v = self.motion.velocity(1.0, min_points=3)
+        if v is None:
+            v = self.motion.velocity(0.3, min_points=2)
+        return Sighting(self.identity, self.motion.points[-1][0], np.array([x, y]), v,
+                        self.class_votes(),
+                        float(np.median(self.widths)) if self.widths else None, self.colour)
 
 
 @dataclass(slots=True)
@@ -78,6 +121,7 @@ class PipelineStats:
     plate_repeats: int = 0  # reads of a plate published moments before (a broken track)
     repeats: int = 0  # violations of a vehicle already reported (a broken track)
     tracks: int = 0
+    rejoined: int = 0  # tracks that continued a lost vehicle's identity
 
 
 class CameraPipeline:
@@ -92,7 +136,9 @@ class CameraPipeline:
         self.cfg = cfg
         self.scene: Scene = build_scene(cfg)
         self.tracker = ByteTracker(self._tracker_settings(cfg))
-        self._passes: dict[int, _Pass] = {}
+        self._passes: dict[int, _Pass] = {}  # identity → pass
+        self._identity: dict[int, int] = {}  # tracker track id → identity
+        self.rejoiner = Rejoiner(RejoinSettings(max_gap_s=cfg.tracker.rejoin_s))
         self._pending: dict[int, list[_Pending]] = {}
         self._frames: deque[tuple[int, np.ndarray, datetime]] = deque()
         self._now: Frame | None = None
@@ -113,6 +159,7 @@ class CameraPipeline:
         scene = build_scene(cfg)
         self.cfg, self.scene = cfg, scene
         self.tracker.settings = self._tracker_settings(cfg)
+        self.rejoiner.settings = RejoinSettings(max_gap_s=cfg.tracker.rejoin_s)
 
     # --- per frame -------------------------------------------------------------------
 
@@ -133,9 +180,11 @@ class CameraPipeline:
         hidden = bottom_hidden(np.array([t.box for t in out.active]).reshape(-1, 4), det.xyxy)
         for track, hide in zip(out.active, hidden, strict=True):
             self._observe(track, frame, ctx, w, h, bool(hide))
-        events: list[Event] = []
         for track in out.ended:
-            events += self._end_pass(track)
+            p = self._passes.get(self.identity_of(track.track_id))
+            if p is not None and p.track is track:
+                p.ended = True
+        events = self._close_passes(frame)
         events += self._due_violations(frame)
         self._tick(t1 - t0, time.perf_counter() - t0)
         return events
@@ -149,15 +198,29 @@ class CameraPipeline:
 
     def _observe(self, track: Track, frame: Frame, ctx: FrameContext, w: int, h: int,
                  hidden: bool) -> None:
-        p = self._passes.get(track.track_id)
+        ident = self.identity_of(track.track_id)
+        p = self._passes.get(ident)
         if p is None:
-            p = self._passes[track.track_id] = _Pass(first_ts=frame.ts)
+            p = self._passes[ident] = _Pass(ident, track, first_ts=frame.ts)
+            self._identity[track.track_id] = ident
             self.stats.tracks += 1
-        p.last_ts = frame.ts
+        if p.lost:
+            self.rejoiner.seen(p.identity)
+            p.lost = False
+        p.last_ts, p.last_t, p.last_frame = frame.ts, frame.t, frame.index
         x1, _, x2, y2 = track.box
         ground = None
         if x1 > 1 and x2 < w - 2 and y2 < h - 2 and not hidden:
             ground = self.scene.calibration.point((x1 + x2) / 2, y2)
+            cal = self.scene.calibration.to_ground([(x1, y2), (x2, y2)])
+            width = float(np.linalg.norm(cal[1] - cal[0]))
+            colour = colour_histogram(frame.image, track.box)
+            if not p.grounded and p.identity == track.track_id:
+                p = self._rejoin(p, Sighting(ident, frame.t, np.array(ground), None,
+                                             dict(track.class_votes), width, colour))
+            p.widths.append(width)
+            if colour is not None:
+                p.colour = colour if p.colour is None else 0.7 * p.colour + 0.3 * colour
             p.motion.add(frame.t, ground)
             p.start = p.start or ground
             p.end = ground
@@ -167,14 +230,53 @@ class CameraPipeline:
             v = p.motion.velocity(1.0, min_points=4)
             if v is not None:
                 p.speeds.append(float(np.linalg.norm(v)) * 3.6)
-        view = TrackView(track.track_id, _CLASSES[track.class_id], frame.index, frame.t, ground,
+        view = TrackView(p.identity, _CLASSES[p.class_id], frame.index, frame.t, ground,
                          p.motion)
         for rule in self.scene.rules:
             hit = rule.update(view, ctx)
             if hit is not None and not self._repeat(hit, p.motion, frame.t):
                 self._hold(hit, frame)
         if self.plates is not None:
-            self.plates.offer(track.track_id, frame.index, frame.image, track.box)
+            self.plates.offer(p.identity, frame.index, frame.image, track.box)
+
+    def _rejoin(self, p: _Pass, first: Sighting) -> _Pass:
+        """``p``'s track is seen on the road for the first time: if it continues a vehicle
+        lost moments ago, that vehicle's pass goes on with this track; returns the pass."""
+        ident = self.rejoiner.match(first)
+        q = self._passes.get(ident) if ident is not None else None
+        if q is None:
+            return p
+        old, new = q.track, p.track
+        for c, v in old.class_votes.items():
+            q.votes[c] = q.votes.get(c, 0.0) + v
+        q.hits_before += old.hits
+        q.conf_before += old.conf_sum
+        q.track, q.ended, q.lost = new, False, False
+        self._identity[new.track_id] = q.identity
+        if old in self.tracker.tracks:
+            self.tracker.remove(old.track_id)
+        if self.plates is not None:
+            self.plates.merge(p.identity, q.identity)
+        del self._passes[p.identity]
+        self.stats.tracks -= 1
+        self.stats.rejoined += 1
+        logger.debug("%s: track %d continues vehicle %d after %.1f s", self.cfg.camera,
+                     new.track_id, q.identity, first.t - q.last_t)
+        return q
+
+    def _close_passes(self, frame: Frame) -> list[Event]:
+        """Hand vehicles not seen in this frame to the rejoiner; end the passes of those
+        whose track ended and that no new track continued in time."""
+        for p in self._passes.values():
+            if p.last_frame != frame.index and not p.lost and p.grounded:
+                self.rejoiner.lost(p.sighting())
+                p.lost = True
+        self.rejoiner.expire(frame.t)
+        waiting = self.rejoiner.waiting()
+        events: list[Event] = []
+        for p in [p for p in self._passes.values() if p.ended and p.identity not in waiting]:
+            events += self._end_pass(p)
+        return events
 
     def _repeat(self, hit: Hit, motion: Motion, t: float, radius_m: float = 2.5,
                 window_s: float = 6.0) -> bool:
@@ -212,46 +314,44 @@ class CameraPipeline:
 
     def _due_violations(self, frame: Frame) -> list[Event]:
         events: list[Event] = []
-        for track_id, items in list(self._pending.items()):
+        for ident, items in list(self._pending.items()):
             for item in list(items):
                 if item.after is None and frame.index >= item.after_frame:
                     item.after = (frame.image, frame.ts)
                 waited = frame.t - item.fired_at >= self.cfg.evidence.max_wait_s
-                if item.after is not None and waited:
-                    track = next((t for t in self.tracker.tracks if t.track_id == track_id), None)
-                    if track is not None:
-                        ev = self._violation(track, item)
-                        events += [ev] if ev is not None else []
-                        items.remove(item)
+                p = self._passes.get(ident)
+                if item.after is not None and waited and p is not None:
+                    ev = self._violation(p, item)
+                    events += [ev] if ev is not None else []
+                    items.remove(item)
             if not items:
-                del self._pending[track_id]
+                del self._pending[ident]
         return events
 
     # --- end of a pass ---------------------------------------------------------------
 
-    def _end_pass(self, track: Track) -> list[Event]:
+    def _end_pass(self, p: _Pass) -> list[Event]:
         events: list[Event] = []
-        cls = _CLASSES[track.class_id]
-        plate = self.plates.read(track.track_id, cls) if self.plates is not None else None
-        for item in self._pending.pop(track.track_id, []):
+        ident = p.identity
+        cls = _CLASSES[p.class_id]
+        plate = self.plates.read(ident, cls) if self.plates is not None else None
+        for item in self._pending.pop(ident, []):
             if item.after is None and self._now is not None:
                 item.after = (self._now.image, self._now.ts)
-            ev = self._violation(track, item)
+            ev = self._violation(p, item)
             if ev is not None:
                 events.append(ev)
-        p = self._passes.pop(track.track_id, None)
+        del self._passes[ident]
+        self.rejoiner.seen(ident)
+        self._identity = {k: v for k, v in self._identity.items() if v != ident}
         for rule in self.scene.rules:
-            rule.forget(track.track_id)
-        if p is None:
-            if self.plates is not None:
-                self.plates.forget(track.track_id)
-            return events
-        events.append(self._vehicle_event(track, p, cls))
+            rule.forget(ident)
+        events.append(self._vehicle_event(p, cls))
         if plate is not None and self._new_pass(plate):
-            events.append(self._plate_event(track, p, cls, plate))
+            events.append(self._plate_event(p, cls, plate))
             self.stats.plate_reads += 1
         if self.plates is not None:
-            self.plates.forget(track.track_id)
+            self.plates.forget(ident)
         return events
 
     def _new_pass(self, plate: PlateResult) -> bool:
@@ -265,22 +365,26 @@ class CameraPipeline:
             self._recent_plates[plate.text] = now
         return True
 
+    def identity_of(self, track_id: int) -> int:
+        """The vehicle (identity) a tracker track follows: its own id unless it continues
+        a vehicle whose earlier track was lost."""
+        return self._identity.get(track_id, track_id)
+
     def finish(self) -> list[Event]:
         """The source ended: every pass ends, every held violation is published."""
+        self.tracker.flush()
         events: list[Event] = []
-        for track in self.tracker.flush():
-            events += self._end_pass(track)
+        for p in list(self._passes.values()):
+            events += self._end_pass(p)
         return events
 
-    def _pass_key(self, track: Track) -> str:
-        p = self._passes.get(track.track_id)
-        first = p.first_ts.isoformat() if p is not None else ""
-        return f"{self.cfg.device}|{track.track_id}|{first}"
+    def _pass_key(self, p: _Pass) -> str:
+        return f"{self.cfg.device}|{p.identity}|{p.first_ts.isoformat()}"
 
     def _lane(self, p: _Pass) -> str | None:
         return max(p.lanes, key=p.lanes.__getitem__) if p.lanes else None
 
-    def _vehicle_event(self, track: Track, p: _Pass, cls: VehicleClass) -> VehicleTrack:
+    def _vehicle_event(self, p: _Pass, cls: VehicleClass) -> VehicleTrack:
         c = self.cfg
         direction = None
         if p.start is not None and p.end is not None:
@@ -290,42 +394,39 @@ class CameraPipeline:
         speed = round(float(np.median(p.speeds)), 1) if p.speeds else None
         last = p.last_ts or p.first_ts
         return VehicleTrack(
-            id=stable_id("vehicle", self._pass_key(track)), site=c.site, device=c.device,
-            ts=last, camera=c.camera, track_id=track.track_id, vehicle_class=cls,
+            id=stable_id("vehicle", self._pass_key(p)), site=c.site, device=c.device,
+            ts=last, camera=c.camera, track_id=p.identity, vehicle_class=cls,
             lane=self._lane(p), first_seen=p.first_ts, last_seen=last,
             speed_kmh=min(speed, 400.0) if speed is not None else None,
-            direction_deg=direction, confidence=round(min(track.mean_confidence, 1.0), 3))
+            direction_deg=direction, confidence=round(min(p.mean_confidence, 1.0), 3))
 
-    def _plate_event(self, track: Track, p: _Pass, cls: VehicleClass,
-                     plate: PlateResult) -> PlateRead:
+    def _plate_event(self, p: _Pass, cls: VehicleClass, plate: PlateResult) -> PlateRead:
         c = self.cfg
         layout = "two_line" if "two" in plate.layout else "one_line"
         return PlateRead(
-            id=stable_id("plate", self._pass_key(track)), site=c.site, device=c.device,
-            ts=p.last_ts or p.first_ts, camera=c.camera, track_id=track.track_id,
+            id=stable_id("plate", self._pass_key(p)), site=c.site, device=c.device,
+            ts=p.last_ts or p.first_ts, camera=c.camera, track_id=p.identity,
             plate=plate.text[:16], raw_text=plate.raw[:64], layout=layout,  # type: ignore[arg-type]
             plate_color=plate.colour, vehicle_class=cls,  # type: ignore[arg-type]
             confidence=plate.confidence, valid=plate.valid, lane=self._lane(p))
 
-    def _violation(self, track: Track, item: _Pending) -> Violation | None:
+    def _violation(self, p: _Pass, item: _Pending) -> Violation | None:
         c = self.cfg
         hit = item.hit
-        cls = _CLASSES[track.class_id]
+        cls = _CLASSES[p.class_id]
         for rule in self.scene.rules:
             if rule.violation is hit.violation:
-                p = self._passes.get(track.track_id)
-                view = TrackView(track.track_id, cls, hit.at_frame, hit.at_t, None,
-                                 p.motion if p is not None else Motion())
+                view = TrackView(p.identity, cls, hit.at_frame, hit.at_t, None, p.motion)
                 if not rule.still_holds(view):
                     logger.info("%s: %s of track %d withdrawn (class now %s)", c.camera,
-                                hit.violation, track.track_id, cls)
+                                hit.violation, p.identity, cls)
                     return None
-        plate = self.plates.read(track.track_id, cls) if self.plates is not None else None
-        key = f"{self._pass_key(track)}|{hit.violation}"
+        plate = self.plates.read(p.identity, cls) if self.plates is not None else None
+        key = f"{self._pass_key(p)}|{hit.violation}"
         evidence: list[EvidenceImage] = []
         at_ts = item.at[1]
         if self.evidence is not None:
-            extra = f"{hit.violation.value} track {track.track_id}"
+            extra = f"{hit.violation.value} track {p.identity}"
             after = item.after or item.at
             for role, (img, ts) in (("before", item.before), ("at", item.at), ("after", after)):
                 caption = self.evidence.caption(ts, c.location, extra)
@@ -336,7 +437,7 @@ class CameraPipeline:
         return Violation(
             id=stable_id("violation", key), site=c.site, device=c.device,
             ts=at_ts, camera=c.camera,
-            track_id=track.track_id, violation=hit.violation, vehicle_class=cls,
+            track_id=p.identity, violation=hit.violation, vehicle_class=cls,
             plate=plate.text[:16] if plate is not None else None,
             plate_color=plate.colour if plate is not None else None,  # type: ignore[arg-type]
             location=c.location, rule=hit.params, evidence=evidence)

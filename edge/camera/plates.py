@@ -148,6 +148,17 @@ class PlateCollector:
                                 frame, len(tally[winner]))
         return st.result
 
+    def merge(self, src: int, dst: int) -> None:
+        """Track ``src`` turned out to be vehicle ``dst`` (re-identified after an occlusion):
+        its crops join ``dst``'s and compete for the best ones."""
+        s = self._tracks.pop(src, None)
+        if s is None or s.read:
+            return
+        d = self._tracks.setdefault(dst, _TrackCrops())
+        if d.read:
+            return
+        d.best = sorted(d.best + s.best, key=lambda c: -c.score)[: self.best_frames]
+
     def forget(self, track_id: int) -> None:
         """The pass ended and its plate was published (or there was none)."""
         self._tracks.pop(track_id, None)

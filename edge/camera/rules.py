@@ -158,6 +158,8 @@ class _OncePerTrack:
 class _Crossing:
     seen_before: bool = False
     done: bool = False
+    last_before: tuple[float, float] | None = None  # (t, metres past the line) of the front
+    first_after: tuple[float, float] | None = None
 
 
 class RedLightRule(_OncePerTrack):
@@ -169,15 +171,20 @@ class RedLightRule(_OncePerTrack):
     line, whose box jitters or is partly hidden by the one behind, does not cross).
     The crossing instant is then found by going back along the current speed to
     where the front was on the line; the signal state is the one of the first frame
-    after that instant (a front exactly on the line has not crossed yet).
+    after that instant (a front exactly on the line has not crossed yet). When the
+    vehicle was not seen near the line (hidden behind another one for more than
+    ``gap_s`` while it crossed, its identity kept by re-identification), the instant
+    is interpolated between its last position before the line and its first after.
     """
 
     violation = ViolationType.RED_LIGHT
 
     def __init__(self, line: Line, confirm_m: float = 2.0, min_speed_ms: float = 2.0,
-                 lengths: Mapping[VehicleClass, float] = VEHICLE_LENGTH_M) -> None:
+                 lengths: Mapping[VehicleClass, float] = VEHICLE_LENGTH_M,
+                 gap_s: float = 0.25) -> None:
         super().__init__()
         self.line, self.confirm_m, self.min_speed = line, confirm_m, min_speed_ms
+        self.gap_s = gap_s
         self.lengths = lengths
         self._state: dict[int, _Crossing] = {}
         self._signals: deque[tuple[float, int, str | None]] = deque(maxlen=600)
@@ -199,23 +206,30 @@ class RedLightRule(_OncePerTrack):
         front = np.asarray(track.ground) + self.line.direction * self.lengths[track.vehicle_class]
         s = self.line.signed_distance(front)
         if s <= 0:
-            st.seen_before = True
+            st.seen_before, st.last_before, st.first_after = True, (ctx.t, s), None
             return None
-        if not st.seen_before:  # first seen already past the line: never saw it cross
+        if not st.seen_before or st.last_before is None:  # first seen past the line
             st.done = True
             return None
+        if st.first_after is None:
+            st.first_after = (ctx.t, s)
+        (tb, sb), (ta, sa) = st.last_before, st.first_after
+        hidden = ta - tb > self.gap_s
         v = track.motion.velocity(1.0)
         speed = float(v @ self.line.direction) if v is not None else 0.0
+        if v is None and hidden:  # only the gap tells its speed yet
+            speed = (s - sb) / max(ctx.t - tb, 1e-6)
         if s < self.confirm_m or speed < self.min_speed:
             return None
         st.done = True
-        crossing = self._signal_after(ctx.t - s / speed)
+        at = tb + (ta - tb) * -sb / max(sa - sb, 1e-6) if hidden else ctx.t - s / speed
+        crossing = self._signal_after(at)
         if crossing is None or crossing[2] != Signal.RED:
             return None
         t, frame, _ = crossing
         return self._fire(track, frame, t, {
             "signal": "red", "front_offset_m": self.lengths[track.vehicle_class],
-            "speed_kmh": round(speed * 3.6, 1)})
+            "speed_kmh": round(speed * 3.6, 1), "seen_crossing": not hidden})
 
 
 class WrongLaneRule(_OncePerTrack):

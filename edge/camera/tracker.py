@@ -168,6 +168,10 @@ class ByteTracker:
         self._next_id += 1
         return t
 
+    def remove(self, track_id: int) -> None:
+        """Drop a track without ending its pass (another track took its vehicle over)."""
+        self.tracks = [t for t in self.tracks if t.track_id != track_id]
+
     def flush(self) -> list[Track]:
         """End every confirmed track (the source ended): their passes are over."""
         ended = [t for t in self.tracks if t.state is not TrackState.TENTATIVE]

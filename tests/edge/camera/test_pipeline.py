@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.camera.config import load_camera_config
+from edge.camera.config import CameraGatewayConfig, load_camera_config
 from edge.camera.evidence import EvidenceStore
 from edge.camera.pipeline import CameraPipeline, bottom_hidden
 from edge.camera.scene import calibration_of
@@ -37,12 +37,13 @@ class ScriptedDetector:
         return det
 
 
-def box_at(x: float, y: float, w: float = 90, h: float = 70) -> list[float]:
-    """A pixel box whose bottom centre stands on ground point (x, y)."""
+def box_at(x: float, y: float, width_m: float = 1.8) -> list[float]:
+    """A pixel box whose bottom edge spans ``width_m`` on the road, centred on ground
+    point (x, y) (so its size follows the perspective, like a real vehicle's)."""
     inv = np.linalg.inv(calibration_of(CFG).H)
-    p = inv @ np.array([x, y, 1.0])
-    u, v = p[0] / p[2], p[1] / p[2]
-    return [u - w / 2, v - h, u + w / 2, v]
+    (ul, v), (ur, _) = [(p[0] / p[2], p[1] / p[2]) for p in
+                        (inv @ np.array([x + dx, y, 1.0]) for dx in (-width_m / 2, width_m / 2))]
+    return [ul, v - 0.5 * (ur - ul), ur, v]
 
 
 def car_in_the_motorbike_lane(classes: list[int]) -> list[Detections]:
@@ -53,9 +54,10 @@ def car_in_the_motorbike_lane(classes: list[int]) -> list[Detections]:
     return script
 
 
-def run(script: list[Detections], tmp: Path, extra_frames: int = 15) -> list[Event]:
+def run(script: list[Detections], tmp: Path, extra_frames: int = 45,
+        cfg: CameraGatewayConfig = CFG) -> list[Event]:
     store = EvidenceStore(tmp, CFG.camera).open()
-    pipe = CameraPipeline(CFG, detector=ScriptedDetector(script), plates=None,  # type: ignore[arg-type]
+    pipe = CameraPipeline(cfg, detector=ScriptedDetector(script), plates=None,  # type: ignore[arg-type]
                           evidence=store)
     events: list[Event] = []
     for i in range(len(script) + extra_frames):
@@ -150,14 +152,49 @@ def _car(x: float, y: float, cls: int = 0) -> Detections:
     return Detections(np.array([box_at(x, y)]), np.array([0.9]), np.array([cls]))
 
 
-def test_a_track_broken_by_an_occlusion_is_not_a_second_violation(tmp_path: Path) -> None:
+def test_a_track_broken_by_an_occlusion_is_one_pass_and_one_violation(tmp_path: Path) -> None:
     # a car in the motorbike lane, hidden for 1.5 s (its track ends), then seen again
     first = [_car(8.0, 14.0 + 0.5 * f) for f in range(20)]
     gap = [Detections.empty()] * 15
     second = [_car(8.0, 14.0 + 0.5 * f) for f in range(35, 55)]
     events = run(first + gap + second, tmp_path)
+    vehicles = [e for e in events if isinstance(e, VehicleTrack)]
+    assert len(vehicles) == 1  # the second track continued the first one's pass
+    assert [e.track_id for e in events if isinstance(e, Violation)] == [vehicles[0].track_id]
+    assert vehicles[0].first_seen == T0 + timedelta(seconds=0.2)  # confirmed on its third frame
+    assert vehicles[0].speed_kmh == pytest.approx(18.0, abs=1.0)
+
+
+def test_without_rejoining_a_broken_track_is_two_passes_and_still_one_violation(
+    tmp_path: Path,
+) -> None:
+    cfg = CFG.model_copy(update={"tracker": CFG.tracker.model_copy(update={"rejoin_s": 0.0})})
+    first = [_car(8.0, 14.0 + 0.5 * f) for f in range(20)]
+    gap = [Detections.empty()] * 15
+    second = [_car(8.0, 14.0 + 0.5 * f) for f in range(35, 55)]
+    events = run(first + gap + second, tmp_path, cfg=cfg)
     assert len([e for e in events if isinstance(e, VehicleTrack)]) == 2  # two tracks...
     assert len([e for e in events if isinstance(e, Violation)]) == 1  # ...one violation
+
+
+@pytest.mark.parametrize(
+    ("case", "x", "y0", "cls", "passes"),
+    [
+        ("the same car where it should be", 8.0, 29.0, 0, 1),
+        ("a car in another lane, farther on", 1.6, 40.0, 0, 2),
+        ("a motorbike where the car should be", 8.0, 29.0, 1, 2),
+    ],
+)
+def test_a_vehicle_appearing_after_another_was_lost(tmp_path: Path, case: str, x: float,
+                                                    y0: float, cls: int, passes: int) -> None:
+    # the first car is lost at y = 23.5 m, going 5 m/s; 1 s later a vehicle appears
+    first = [_car(8.0, 14.0 + 0.5 * f) for f in range(20)]
+    gap = [Detections.empty()] * 10
+    width = 1.8 if cls == 0 else 0.7
+    second = [Detections(np.array([box_at(x, y0 + 0.5 * f, width)]), np.array([0.9]),
+                         np.array([cls])) for f in range(15)]
+    events = run(first + gap + second, tmp_path)
+    assert len([e for e in events if isinstance(e, VehicleTrack)]) == passes, case
 
 
 def test_two_cars_in_the_motorbike_lane_are_two_violations(tmp_path: Path) -> None:

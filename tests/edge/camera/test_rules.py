@@ -45,17 +45,20 @@ LANES = [
 ]
 
 
-def drive(rule: Rule, ys: Sequence[float], *, x: float = 1.6, cls: VehicleClass = CAR,
+def drive(rule: Rule, ys: Sequence[float | None], *, x: float = 1.6, cls: VehicleClass = CAR,
           signal: Callable[[int], str | None] = lambda _f: None,
           jitter: float = 0.0) -> list[Hit]:
-    """Feed one track's anchor positions (one per frame) to ``rule``; return its hits."""
+    """Feed one track's anchor positions (one per frame; None: hidden in that frame, the
+    identity kept) to ``rule``; return its hits."""
     rng = np.random.default_rng(0)
     motion = Motion()
     hits = []
     for f, y in enumerate(ys):
         t = f / FPS
-        p = (x, float(y + (rng.uniform(-jitter, jitter) if jitter else 0.0)))
-        motion.add(t, p)
+        p = None
+        if y is not None:
+            p = (x, float(y + (rng.uniform(-jitter, jitter) if jitter else 0.0)))
+            motion.add(t, p)
         hit = rule.update(TrackView(7, cls, f, t, p, motion), FrameContext(f, t, signal(f)))
         if hit is not None:
             hits.append(hit)
@@ -106,6 +109,40 @@ def test_red_light(case: str, ys: list[float], signal: Callable[[int], str | Non
         assert [h.at_frame for h in hits] == [at_frame], case
         assert hits[0].violation is ViolationType.RED_LIGHT
         assert hits[0].params["signal"] == "red"
+
+
+def hidden(ys: list[float], first: int, last: int) -> list[float | None]:
+    """``ys`` with frames ``first``..``last`` hidden (behind another vehicle)."""
+    return [None if first <= f <= last else y for f, y in enumerate(ys)]
+
+
+# front on the line at frame 10 (10 m/s); hidden in frames 6-20, seen again 10 m past it
+@pytest.mark.parametrize(
+    ("case", "signal", "at_frame"),
+    [
+        ("hidden while it crosses on red: crossing interpolated over the gap",
+         lambda _f: "red", 11),
+        ("hidden while it crosses on green", lambda _f: "green", None),
+        ("red comes while it is hidden, after the interpolated crossing", red_from(15), None),
+        ("red at the interpolated crossing instant", red_from(11), 11),
+        ("green comes while it is hidden, after it crossed on red", red_until(12), 11),
+    ],
+)
+def test_red_light_across_an_occlusion(case: str, signal: Callable[[int], str | None],
+                                       at_frame: int | None) -> None:
+    hits = drive(RedLightRule(STOP), hidden(_ON_LINE_AT_10, 6, 20), signal=signal)
+    if at_frame is None:
+        assert hits == [], case
+    else:
+        assert [h.at_frame for h in hits] == [at_frame], case
+        assert hits[0].params["seen_crossing"] is False
+
+
+def test_red_light_a_waiting_vehicle_hidden_and_seen_again_just_past_the_line() -> None:
+    # waits 0.3 m before the line, hidden for 2 s, reappears 0.5 m past it and stops
+    ys: list[float | None] = [30.0 - CAR_LEN - 0.3] * 20 + [None] * 20
+    ys += [30.0 - CAR_LEN + 0.5] * 40
+    assert drive(RedLightRule(STOP), ys, signal=lambda _f: "red", jitter=0.3) == []
 
 
 def test_red_light_ignores_a_vehicle_waiting_at_the_line_with_a_jittering_box() -> None:
