@@ -5,11 +5,22 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from cloud.api.auth import RoleCheck
 from cloud.api.context import ApiContext
 from cloud.api.errors import BodyGuard, install_handlers
-from cloud.api.routes import admin, alerts, devices, police, stations, traffic
+from cloud.api.routes import (
+    admin,
+    alerts,
+    devices,
+    kpi,
+    opendata,
+    police,
+    stations,
+    traffic,
+    web,
+)
 from ioc import __version__
 
 DESCRIPTION = """\
@@ -48,7 +59,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="Hue IOC cloud API", version=__version__, description=DESCRIPTION)
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (police, alerts, stations, traffic, devices, admin):
+    for module in (police, alerts, stations, traffic, devices, admin, kpi, opendata, web):
         for route in module.router.routes:
             if isinstance(route, APIRoute) and "x-roles" not in (route.openapi_extra or {}):
                 roles = _roles(route.dependant)
@@ -57,5 +68,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 route.openapi_extra = {**(route.openapi_extra or {}),
                                        "x-roles": list(roles or [])}
         app.include_router(module.router)
+    app.mount("/web", StaticFiles(directory=web.STATIC_DIR), name="web")
     app.add_middleware(BodyGuard, max_bytes=ctx.config.limits.max_body_bytes)
     return app

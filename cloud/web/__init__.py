@@ -1,0 +1,1 @@
+"""The IOC web page: static files (``static/``) and the city it draws (:mod:`cloud.web.city`)."""
