@@ -13,10 +13,12 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -70,11 +72,25 @@ def find_mosquitto() -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """A second, TLS listener: the CA, the broker's certificate and key (PEM files);
+    ``port`` 0 picks a free one."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    port: int = 0
+
+
 class MosquittoBroker:
     """A private Mosquitto: own config and data dir, loopback only, stopped with the process.
 
     ``persistence`` keeps sessions and queued QoS 1 messages across a restart of the
-    broker (used by the tests that stop the broker mid-run)."""
+    broker (used by the tests that stop the broker mid-run). With ``password_file``
+    anonymous clients are refused; ``acl_file`` limits topics per user (both as
+    ``ioc provision`` writes them; :meth:`reload` makes Mosquitto re-read them);
+    ``tls`` adds a TLS listener on :attr:`tls_port`."""
 
     name = "mosquitto"
     shared_subscriptions = True
@@ -87,12 +103,19 @@ class MosquittoBroker:
         port: int | None = None,
         persistence: bool = False,
         executable: str | None = None,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        tls: TlsListener | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.host = host
         self.port = port or 0
         self.persistence = persistence
         self.executable = executable
+        self.password_file = password_file
+        self.acl_file = acl_file
+        self.tls = tls
+        self.tls_port = tls.port if tls is not None else 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path = self.workdir / "mosquitto.log"
 
@@ -100,7 +123,7 @@ class MosquittoBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         lines = [
             f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.password_file else 'true'}",
             # Run as the invoking user even when that is root, so the data dir stays ours.
             f"user {os.environ.get('USER') or 'root'}" if os.geteuid() == 0 else "",
             "log_dest stderr",
@@ -116,6 +139,15 @@ class MosquittoBroker:
         if self.persistence:
             lines.append(f"persistence_location {self.workdir}/")
             lines.append("autosave_interval 1")
+        if self.password_file is not None:
+            lines.append(f"password_file {Path(self.password_file).resolve()}")
+        if self.acl_file is not None:
+            lines.append(f"acl_file {Path(self.acl_file).resolve()}")
+        if self.tls is not None:  # listener-specific lines follow their listener
+            lines += [f"listener {self.tls_port} {self.host}",
+                      f"cafile {Path(self.tls.cafile).resolve()}",
+                      f"certfile {Path(self.tls.certfile).resolve()}",
+                      f"keyfile {Path(self.tls.keyfile).resolve()}"]
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(line for line in lines if line) + "\n")
         return conf
@@ -129,13 +161,16 @@ class MosquittoBroker:
         for _ in range(attempts):
             if not self.port or attempts > 1:
                 self.port = free_port(self.host)
+            if self.tls is not None and (not self.tls.port or attempts > 1):
+                self.tls_port = free_port(self.host)
             conf = self._write_config()
             log = self._log_path.open("ab")
             self._proc = subprocess.Popen(
                 [exe, "-c", str(conf)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
             )
             log.close()
-            if wait_for_port(self.host, self.port, 10.0):
+            if wait_for_port(self.host, self.port, 10.0) and (
+                    self.tls is None or wait_for_port(self.host, self.tls_port, 10.0)):
                 logger.info("mosquitto listening on %s:%s (pid %s)", self.host, self.port,
                             self._proc.pid)
                 return
@@ -157,6 +192,13 @@ class MosquittoBroker:
     def stop(self) -> None:
         """Stop Mosquitto (a persistent one saves its state first)."""
         self._terminate()
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password file and ACL and drops clients whose
+        password no longer matches."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise BrokerError("mosquitto is not running")
+        self._proc.send_signal(signal.SIGHUP)
 
     @property
     def running(self) -> bool:
