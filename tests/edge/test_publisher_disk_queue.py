@@ -36,6 +36,7 @@ class Watcher:
 
     def __init__(self, broker: MosquittoBroker) -> None:
         self.ids: list[str] = []
+        self.redelivered: list[str] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher",
@@ -52,6 +53,11 @@ class Watcher:
         event = decode(msg.topic, msg.payload)
         assert isinstance(event, SensorReading)
         with self.lock:
+            if msg.dup and event.id in self.ids:
+                # the restarted broker resending, flagged DUP, what it had in flight to this
+                # persistent subscriber when it stopped: not a second send by the publisher
+                self.redelivered.append(event.id)
+                return
             self.ids.append(event.id)
 
     def wait_for(self, n: int, timeout: float = 20) -> list[str]:
