@@ -1,9 +1,15 @@
 """``ioc demo``: the city simulated end to end on embedded defaults.
 
 Starts a broker (Mosquitto when installed, else the embedded one), the dataflow on
-the embedded stores, one simulated gateway per scenario device, and a monitor that
+the embedded stores, the cloud API with the IOC page, one simulated gateway per
+scenario device, camera gateways on simulated junctions (``--cameras``, live in
+wall-clock time while the sensors replay their scenario day), and a monitor that
 prints alerts as they arrive on the alerts topic. Ends with a summary read back
 from the stores.
+
+Evidence images stay on the camera gateway; the demo carries those of stored
+violations to the cloud's evidence folder (checking each against the SHA-256 the
+violation carries), standing in for the uplink a deployment runs.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ READING_MEASURES = ("water_level", "rain", "pm25", "pm10", "o3", "no2", "so2", "
                     "temperature", "humidity")
 #: the city's 2025-11-03: river and rain gauges in the flood, and two air stations
 DEFAULT_SCENARIOS = ("flood-2025-11-03", "air-2025-11-03")
+#: camera gateways, in the order --cameras takes them (signalised junctions first)
+CAMERAS = ("cam-hungvuong-01", "cam-lequydon-01", "cam-trangtien-01", "cam-lethanhton-01")
 
 HUE_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -53,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where the stores are written (default: a fresh temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    p.add_argument("--cameras", type=int, default=1, choices=range(len(CAMERAS) + 1),
+                   metavar=f"0..{len(CAMERAS)}",
+                   help="camera gateways on simulated junctions (default 1; each runs ONNX"
+                        " detection and plate reading on the CPU)")
+    p.add_argument("--camera-fps", type=float, default=5.0,
+                   help="frames per second of each camera (default 5)")
     p.set_defaults(func=run)
 
 
@@ -102,6 +116,82 @@ def _agents(args: argparse.Namespace, scenarios: list[Any], clock: Any, port: in
     return agents
 
 
+def _camera_agents(args: argparse.Namespace, data_dir: Path, port: int) -> list[Any]:
+    """Camera gateways from their shipped configs, on this broker, with their queue and
+    evidence in ``data_dir``, one inference thread each, at ``--camera-fps``."""
+    from edge.camera.agent import CameraAgent
+    from edge.camera.config import load_camera_config
+    from edge.publisher import MqttPublisher
+
+    root = Path(__file__).resolve().parents[2]
+    folder = args.configs or root / "firmware_configs" / "hue"
+    agents = []
+    for device in CAMERAS[:args.cameras]:
+        path = folder / f"{device}.yaml"
+        cfg = load_camera_config(path)
+        queue = cfg.queue or _default_queue()
+        cfg = cfg.model_copy(update={
+            "broker": cfg.broker.model_copy(update={"host": "127.0.0.1", "port": port}),
+            "queue": queue.model_copy(update={"path": data_dir / "queue" / f"{device}.sqlite"}),
+            "source": cfg.source.model_copy(update={"fps": args.camera_fps}),
+            "detector": cfg.detector.model_copy(update={"threads": 1}),
+            "plates": cfg.plates.model_copy(update={"threads": 1}),
+            "evidence": cfg.evidence.model_copy(update={"dir": data_dir / "edge" / device}),
+            "heartbeat_s": 10.0})
+        publisher = MqttPublisher(cfg.broker.address(), cfg.site, cfg.device,
+                                  agent_version="demo", queue=cfg.queue.build())
+        agents.append(CameraAgent(cfg, publisher, config_path=str(path), base=root))
+    return agents
+
+
+def _default_queue() -> Any:
+    from edge.config import QueueConfig
+
+    return QueueConfig(path=Path("queue.sqlite"))
+
+
+@dataclass
+class EvidenceUplink:
+    """Carries the images of stored violations from the camera gateways to the cloud's
+    evidence folder, each checked against the hash in its violation (the stand-in for a
+    deployment's uplink). ``poll()`` does one round; ``run()`` rounds until stopped."""
+
+    cameras: list[Any]
+    stores: Any
+    copied: int = 0
+    mismatched: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def poll(self) -> None:
+        import hashlib
+
+        by_device = {a.cfg.device: a for a in self.cameras}
+        for v in self.stores.violations.list(limit=1000):
+            agent = by_device.get(v.device)
+            if agent is None or agent.pipeline is None or agent.pipeline.evidence is None:
+                continue
+            for image in v.evidence:
+                if self.stores.evidence.exists(image["image_id"]):
+                    continue
+                data = agent.pipeline.evidence.get(image["image_id"])
+                if data is None:
+                    continue
+                if hashlib.sha256(data).hexdigest() != image["sha256"]:
+                    self.mismatched += 1
+                    logger.warning("evidence %s of violation %s does not match its hash",
+                                   image["image_id"], v.id)
+                    continue
+                self.stores.evidence.put(image["image_id"], data)
+                self.copied += 1
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            try:
+                self.poll()
+            except Exception:  # the next round tries again; the demo goes on
+                logger.exception("evidence uplink round failed")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo; return 0 when the pipeline ran without errors."""
     import paho.mqtt.client as mqtt
@@ -147,13 +237,20 @@ def run(args: argparse.Namespace) -> int:
     console = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ioc-demo-console")
     console.on_message = monitor.on_message
     agents: list[Any] = []
+    cameras: list[Any] = []
     threads: list[threading.Thread] = []
+    uplink: EvidenceUplink | None = None
+    uplink_thread: threading.Thread | None = None
     started = time.monotonic()
     api_alerts: int | None = None
+    api_violations: int | None = None
+    interrupted = _stop_on_signals()
     try:
         runner.start()
         cloud.start()
         out.write(f"cloud API: {cloud.url}/docs (tokens per role in {data_dir / 'tokens'})\n")
+        out.write(f"IOC page: {cloud.url}/ioc (paste a token from {data_dir / 'tokens'},"
+                  " e.g. admin)\n")
         console.connect(broker.host, broker.port)
         console.subscribe([(Topics.alerts(config.site), 1),
                            (Topics.device_filter("reading", config.site), 0)])
@@ -163,14 +260,27 @@ def run(args: argparse.Namespace) -> int:
                   f" {start.astimezone(HUE_TZ):%Y-%m-%d %H:%M} → "
                   f"{end.astimezone(HUE_TZ):%Y-%m-%d %H:%M} (+07:00), {len(agents)} gateways, "
                   f"×{speed:,.0f} speed, stores in {data_dir}\n")
+        cameras = _camera_agents(args, data_dir, broker.port)
+        for camera in cameras:
+            camera.start()
+        if cameras:
+            out.write(f"cameras: {', '.join(c.cfg.device for c in cameras)} live at"
+                      f" {args.camera_fps:g} frames/s (wall-clock time)\n")
+            uplink = EvidenceUplink(cameras, cloud.stores)
+            uplink_thread = threading.Thread(target=uplink.run, name="evidence-uplink",
+                                             daemon=True)
+            uplink_thread.start()
         for agent in agents:
             agent.start()
         threads = [threading.Thread(target=a.run, name=a.device, daemon=True) for a in agents]
-        for t in threads:
+        camera_threads = [threading.Thread(target=c.run, name=c.cfg.device, daemon=True)
+                          for c in cameras]
+        for t in [*threads, *camera_threads]:
             t.start()
         deadline = started + args.duration - 5.0
         next_progress = time.monotonic() + 5.0
-        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        while ((any(t.is_alive() for t in threads) or cameras)
+               and time.monotonic() < deadline and not interrupted.is_set()):
             time.sleep(0.1)
             if time.monotonic() >= next_progress:
                 next_progress += 5.0
@@ -178,25 +288,36 @@ def run(args: argparse.Namespace) -> int:
                           f"{monitor.readings} readings, {len(monitor.alerts)} alerts\n")
                 out.flush()
     finally:
-        for agent in agents:
+        for agent in [*agents, *cameras]:
             agent.request_stop()
         for t in threads:
             t.join(10)
         for agent in agents:
             agent.stop()
+        for camera in cameras:
+            camera.stop()  # ends open passes and publishes them
         _drain(io, sum(a.stats.published for a in agents), timeout_s=5.0)
+        _drain_violations(io, _published_violations(cameras), timeout_s=5.0)
+        if uplink is not None and uplink_thread is not None:
+            uplink.stop.set()
+            uplink_thread.join(10)
+            uplink.poll()  # the last violations' images
         runner_error = None
         try:
             runner.stop()
         except RuntimeError as exc:
             runner_error = exc
-        api_alerts = _api_alert_count(cloud.url, tokens["flood_operator"])
+        api_alerts = _api_alert_count(cloud.url, tokens["admin"])
+        api_violations = _api_count(cloud.url, tokens["traffic_officer"],
+                                    "/api/v1/violations?limit=1000")
         cloud.stop()
         time.sleep(0.3)  # the last alerts reach the console
         console.loop_stop()
         console.disconnect()
         broker.stop()
     ok = _summary(out, io, agents, monitor, time.monotonic() - started, api_alerts)
+    if cameras:
+        ok = _camera_summary(out, io, cameras, uplink, api_violations) and ok
     if tmp and not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     if runner_error is not None:
@@ -214,8 +335,66 @@ def _drain(io: Any, published: int, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: the demo then ends early, with its summary."""
+    import signal
+
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _s, _f: stop.set())
+    return stop
+
+
+def _published_violations(cameras: list[Any]) -> int:
+    return sum(c.pipeline.stats.violations for c in cameras if c.pipeline is not None)
+
+
+def _drain_violations(io: Any, published: int, timeout_s: float) -> None:
+    """Wait until the event store holds every violation the cameras found (or the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if io.events.counts().get("violation", 0) >= published:
+            return
+        time.sleep(0.1)
+
+
+def _api_count(url: str, token: str, path: str) -> int | None:
+    """How many items a page of the cloud API lists (a real HTTP request)."""
+    request = urllib.request.Request(f"{url}{path}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return len(json.loads(response.read())["items"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("cloud API did not answer %s with a page: %s", path, exc)
+        return None
+
+
+def _camera_summary(out: TextIO, io: Any, cameras: list[Any], uplink: EvidenceUplink | None,
+                    api_violations: int | None) -> bool:
+    """The cameras' lines of the summary; False when a violation they found is missing."""
+    stats = [c.pipeline.stats for c in cameras if c.pipeline is not None]
+    counts = io.events.counts()
+    found = sum(s.violations for s in stats)
+    out.write(f"  camera frames          {sum(s.frames for s in stats)}"
+              f" ({', '.join(c.cfg.device for c in cameras)})\n")
+    out.write(f"  vehicle passes         {counts.get('vehicle', 0)} stored\n")
+    out.write(f"  plate reads            {counts.get('plate', 0)} stored\n")
+    out.write(f"  violations             {found} found, {counts.get('violation', 0)} stored,"
+              f" {api_violations} in the API (GET /api/v1/violations as traffic officer)\n")
+    if uplink is not None:
+        out.write(f"  evidence images        {uplink.copied} carried to the cloud"
+                  + (f", {uplink.mismatched} refused (hash mismatch)" if uplink.mismatched
+                     else "") + "\n")
+    ok = counts.get("violation", 0) == found and api_violations == found
+    if not ok:
+        out.write("  WARNING: not every violation the cameras found arrived\n")
+    return ok
+
+
 def _api_alert_count(url: str, token: str) -> int | None:
-    """How many alerts the cloud API lists for a flood operator (a real HTTP request)."""
+    """How many alerts the cloud API lists for an admin (every audience; a real HTTP request)."""
     request = urllib.request.Request(f"{url}/api/v1/alerts?limit=500",
                                      headers={"Authorization": f"Bearer {token}"})
     try:
@@ -246,7 +425,7 @@ def _summary(out: TextIO, io: Any, agents: list[Any], monitor: Monitor, elapsed:
               + ", ".join(f"{s} {sum(1 for a in alerts if a.status.value == s)}"
                           for s in ("raised", "escalated", "deescalated", "cleared")) + ")\n")
     out.write(f"  alerts on MQTT         {len(monitor.alerts)}\n")
-    out.write(f"  alerts in the API      {api_alerts} (GET /api/v1/alerts as flood operator)\n")
+    out.write(f"  alerts in the API      {api_alerts} (GET /api/v1/alerts as admin)\n")
     out.write(f"  wall time              {elapsed:.1f} s\n")
     ok = (readings == published and len(monitor.alerts) == len(alerts)
           and api_alerts == len({a.alert_id for a in alerts}))

@@ -112,7 +112,7 @@ async function renderTab() {
   else if (tab === "traffic") await renderTraffic(host, state.city);
   else if (tab === "violations") await renderViolations(host);
   else if (tab === "devices") await renderDevices(host);
-  else if (tab === "kpi") await renderKpi(host, getLang());
+  else if (tab === "kpi") await renderKpi(host);
 }
 
 async function refresh() {

@@ -43,9 +43,9 @@ function hhmm(ms) {
 
 // A line over time. points: [{t: ms, v}], levels: [{value, label, color}] drawn as
 // labelled horizontal lines (the river's alarm levels).
-export function lineChart({ points, levels = [], width = 440, height = 190, unit = "",
+export function lineChart({ points, levels = [], width = 470, height = 190, unit = "",
                             title = "" }) {
-  const pad = { l: 42, r: 64, t: 10, b: 24 };
+  const pad = { l: 42, r: 96, t: 10, b: 24 };
   const w = width - pad.l - pad.r, h = height - pad.t - pad.b;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
                             "aria-label": title, class: "chart" });

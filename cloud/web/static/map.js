@@ -53,14 +53,14 @@ function centreBounds(city) {
   const lon = cams.reduce((a, c) => a + c.lon, 0) / cams.length;
   const near = places(city).filter((p) => Math.abs(p.lat - lat) < 0.03
                                          && Math.abs(p.lon - lon) < 0.045);
-  const pad = 0.004;
+  const pad = 0.006;
   return { min_lat: Math.min(...near.map((p) => p.lat)) - pad,
            max_lat: Math.max(...near.map((p) => p.lat)) + pad,
            min_lon: Math.min(...near.map((p) => p.lon)) - pad,
            max_lon: Math.max(...near.map((p) => p.lon)) + pad };
 }
 
-function drawMap(city, bounds, width, height, stateOf, title, labelAll) {
+function drawMap(city, bounds, width, height, stateOf, title, labelled) {
   const project = projector(bounds, width, height, 34);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
                             "aria-label": title, class: "citymap" },
@@ -77,21 +77,43 @@ function drawMap(city, bounds, width, height, stateOf, title, labelAll) {
     }).join("");
     layer.append(svg("path", { d, class: `line ${line.kind}` }, svg("title", {}, line.name)));
   }
-  for (const p of places(city)) {
-    const [x, y] = project([p.lat, p.lon]);
-    if (x < 0 || y < 0 || x > width || y > height) continue;
+  const taken = [];  // label boxes already placed: [x0, y0, x1, y1]
+  const free = (b) => b[0] >= 0 && b[2] <= width && b[1] >= 18 && b[3] <= height
+    && !taken.some((o) => b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]);
+  const placed = places(city).map((p) => ({ p, xy: project([p.lat, p.lon]) }))
+    .filter(({ xy: [x, y] }) => x >= 0 && y >= 0 && x <= width && y <= height);
+  for (const { xy: [x, y] } of placed) taken.push([x - 10, y - 10, x + 10, y + 10]);
+  for (const { p, xy: [x, y] } of placed) {
     const st = stateOf(p);
     const g = svg("g", { class: "place", "data-id": p.id, "data-state": st.key },
       svg("title", {}, `${p.name}: ${st.text}`),
       shape(p.kind, x, y, 9, STATE_COLORS[st.key] || STATE_COLORS.unknown),
       svg("text", { x, y: y + 4, "text-anchor": "middle", class: "marker-letter" },
         LETTERS[p.kind] || "?"));
-    if (labelAll || p.kind !== "camera") {
-      const left = x > width * 0.62;
-      g.append(svg("text", { x: left ? x - 13 : x + 13, y: y - 2, class: "marker-label",
-                             "text-anchor": left ? "end" : "start" }, p.name),
-        svg("text", { x: left ? x - 13 : x + 13, y: y + 11, class: "marker-state",
-                      "text-anchor": left ? "end" : "start" }, st.text));
+    if (labelled(p)) {
+      // the first of right, left, below, above where the two lines overlap nothing
+      const w = Math.max(p.name.length, st.text.length) * 6.3 + 4;
+      const spots = [[x + 13, y - 12, "start"], [x - 13, y - 12, "end"],
+                     [x - w / 2, y + 12, "start"], [x - w / 2, y - 38, "start"],
+                     [x + 13, y + 6, "start"], [x - 13, y + 6, "end"],
+                     [x + 13, y - 32, "start"], [x - 13, y - 32, "end"],
+                     [x + 13, y + 26, "start"], [x - 13, y + 26, "end"],
+                     [x - w / 2, y + 36, "start"], [x - w / 2, y - 62, "start"]];
+      let spot = spots[0], box = null;
+      for (const s of spots) {
+        const x0 = s[2] === "end" ? s[0] - w : s[0];
+        const b = [x0, s[1], x0 + w, s[1] + 26];
+        if (free(b)) { spot = s; box = b; break; }
+      }
+      if (!box) {
+        const x0 = spot[2] === "end" ? spot[0] - w : spot[0];
+        box = [x0, spot[1], x0 + w, spot[1] + 26];
+      }
+      taken.push(box);
+      g.append(svg("text", { x: spot[0], y: spot[1] + 10, class: "marker-label",
+                             "text-anchor": spot[2] }, p.name),
+        svg("text", { x: spot[0], y: spot[1] + 23, class: "marker-state",
+                      "text-anchor": spot[2] }, st.text));
     }
     layer.append(g);
   }
@@ -100,9 +122,13 @@ function drawMap(city, bounds, width, height, stateOf, title, labelAll) {
 
 // Draws into `host`; stateOf(place) -> {key: ok|low|...|offline, text}.
 export function renderMap(host, city, stateOf) {
-  const whole = drawMap(city, city.bounds, 400, 470, stateOf, city.name_vi, false);
-  const centre = drawMap(city, centreBounds(city), 540, 470, stateOf,
-    `${city.name_vi} — ${t("kind_camera")}`, true);
+  const inner = centreBounds(city);
+  const inside = (p) => p.lat >= inner.min_lat && p.lat <= inner.max_lat
+    && p.lon >= inner.min_lon && p.lon <= inner.max_lon;
+  // the whole area labels only what the enlarged centre does not show
+  const whole = drawMap(city, city.bounds, 400, 470, stateOf, city.name_vi, (p) => !inside(p));
+  const centre = drawMap(city, inner, 540, 470, stateOf,
+    `${city.name_vi} — ${t("kind_camera")}`, () => true);
   host.replaceChildren(whole, centre, el("p", { class: "note" }, t("map_note")));
 }
 

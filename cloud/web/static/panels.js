@@ -43,11 +43,12 @@ export async function renderRivers(host, city) {
       const series = await get(`/api/v1/stations/${s.id}/readings?quantity=water_level`);
       const points = series.points.map((p) => ({ t: Date.parse(p.ts), v: p.value }));
       const levels = s.levels.map((l) => ({ value: l.threshold, color: LEVEL_COLORS[l.level],
-                                            label: `${t("level")} ${l.name} ${l.threshold} m` }));
+                                            label: `${l.name}: ${l.threshold} m` }));
       const last = series.last ? `${num(series.last.value, 2)} m (${when(series.last.ts)})` : "–";
       out.push(el("figure", { class: "card", "data-station": s.id },
         el("figcaption", {}, `${s.name} — ${t("river_level")}: ${t("latest")} ${last}, `
-          + `${t("peak")} ${num(series.max, 2)} m`),
+          + `${t("peak")} ${num(series.max, 2)} m; ${t("level")} `
+          + s.levels.map((l) => `${l.name} ${l.threshold} m`).join(", ")),
         lineChart({ points, levels, unit: "", title: `${s.name} ${t("river_level")}` })));
     }
     const windows = [1, 3, 6, 12, 24];
@@ -190,7 +191,7 @@ export async function renderDevices(host) {
   });
 }
 
-export async function renderKpi(host, lang) {
+export async function renderKpi(host) {
   await guarded(host, async () => {
     const k = await get("/api/v1/kpi");
     const d = (x) => [String(x.count), duration(x.mean_s), duration(x.median_s), duration(x.max_s)];
@@ -205,13 +206,15 @@ export async function renderKpi(host, lang) {
         table([t("camera"), t("passes"), t("reads"), t("plate_rate"), t("valid")],
           k.plate_reads.map((p) => [p.device, String(p.passes), String(p.reads), pct(p.rate),
             pct(p.valid_share)])),
-        el("p", {}, `${t("read_to_alert")}: `, d(k.read_to_watchlist_alert).join(" / "))),
+        table(["", t("count"), t("mean"), t("median"), t("max")],
+          [[t("read_to_alert"), ...d(k.read_to_watchlist_alert)]])),
       el("section", { class: "card" }, el("h3", {}, t("alerts_by_severity")),
         barChart({ bars: sevs.map(([s, n]) => ({ label: t(`sev_${s}`), v: n,
           color: STATE_COLORS[s] })), height: 140, title: t("alerts_by_severity") }),
         table(["", t("count"), t("mean"), t("median"), t("max")],
           [[t("time_to_ack"), ...d(k.alerts.acknowledge)],
-           [t("time_to_clear"), ...d(k.alerts.clear)]])),
+           [t("time_to_clear"), ...d(k.alerts.clear)]]),
+        el("p", { class: "note" }, t("kpi_clock_note"))),
       el("section", { class: "card" }, el("h3", {}, t("uptime")),
         table([t("device"), t("type"), t("uptime")], k.uptime.map((u) =>
           [u.device, u.kind === "camera" ? t("kind_camera") : t("sensor"), pct(u.uptime)]))),
