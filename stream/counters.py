@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 
 
 class FlowCounters:
@@ -22,6 +23,12 @@ class FlowCounters:
         """Add ``n`` to counter ``name``."""
         with self._lock:
             self._counts[name] += n
+
+    def add_many(self, counts: Mapping[str, int]) -> None:
+        """Add several counts at once (a batch's, under one lock)."""
+        if counts:
+            with self._lock:
+                self._counts.update(counts)
 
     def snapshot(self) -> dict[str, int]:
         """Every counter, sorted by name."""

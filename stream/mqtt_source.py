@@ -1,18 +1,19 @@
 """MQTT input for Bytewax: partitioned, replayable, acknowledged only once durable.
 
 The source has a fixed number of partitions (``partitions``, spread by Bytewax
-over the workers of every process). Each partition owns one paho client with a
+over the workers of every process). Each partition owns one MQTT connection
+(:class:`stream.mqtt_client.MqttSubscriber`, many packets per system call) with a
 stable client id and a persistent session, subscribed through a shared
 subscription (``$share/<group>/<filter>``) so the broker splits messages between
-partitions instead of duplicating them.
+partitions instead of duplicating them. The subscription is at QoS 1 at most.
 
-paho's network thread only appends to a deque; ``next_batch`` drains it and
+The connection's thread only appends to a deque; ``next_batch`` drains it and
 never blocks. With an input log (``log_dir``, used with Bytewax recovery) a
 batch is appended to the partition's log, *then* acknowledged to the broker
-(paho ``manual_ack``), then emitted; the partition's resume state is the log
+(manual acknowledgement), then emitted; the partition's resume state is the log
 offset of the next message to emit, so a resumed dataflow replays what its last
 committed epoch had not yet covered (see :mod:`stream.input_log`). Without a
-log, paho acknowledges on receipt (no recovery: a crash loses what was in
+log, messages are acknowledged on receipt (no recovery: a crash loses what was in
 flight).
 
 The source ends when its ``stop`` event is set and everything received was
@@ -23,30 +24,22 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from ioc.contract import DEVICE_KINDS, Topics
 from stream.input_log import InputLog
+from stream.mqtt_client import MqttSubscriber
+from stream.mqtt_wire import Message
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 2048
 
 
-@dataclass(frozen=True, slots=True)
-class MqttMessage:
-    """One message as received: topic, raw bytes and the wall-clock receive time."""
-
-    topic: str
-    payload: bytes
-    received_at: float
+#: one message as received: topic, raw bytes, wall-clock receive time (and its ack)
+MqttMessage = Message
 
 
 def ingest_filters(site: str = "+") -> list[str]:
@@ -58,30 +51,26 @@ class _MqttPartition(StatefulSourcePartition[MqttMessage, int | None]):
     def __init__(self, source: MqttSource, part: str, resume: int | None) -> None:
         self._source = source
         self._part = part
-        self._queue: deque[tuple[MqttMessage, int, int]] = deque()
-        self._closing = False
         self._log: InputLog | None = None
         self._cursor: int | None = None  # next log offset to emit (replay), None: live
         if source.log_dir is not None:
             self._log = InputLog(Path(source.log_dir) / f"{part}.sqlite")
             self._log.open()
             self._cursor = self._resume_cursor(resume)
-        manual = self._log is not None
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+        self._client = MqttSubscriber(
+            source.host, source.port,
             client_id=f"{source.client_id}-{part}",
+            filters=self._filters(),
+            qos=min(source.qos, 1),
             clean_session=not source.persistent_session,
-            manual_ack=manual,
+            keepalive_s=source.keepalive_s,
+            manual_ack=self._log is not None,
+            name=f"mqtt source {part}",
+            on_subscribed=lambda: source.subscribed(part),
         )
-        self._client.max_inflight_messages_set(source.max_inflight)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
-        self._client.on_disconnect = self._on_disconnect
-        self._client.reconnect_delay_set(min_delay=0.1, max_delay=5)
+        self._queue = self._client.queue
         # A partition is built when the dataflow starts: this is its start().
-        self._client.connect_async(source.host, source.port, keepalive=source.keepalive_s)
-        self._client.loop_start()
+        self._client.start()
 
     def _resume_cursor(self, resume: int | None) -> int | None:
         assert self._log is not None
@@ -100,31 +89,6 @@ class _MqttPartition(StatefulSourcePartition[MqttMessage, int | None]):
     def _filters(self) -> list[str]:
         group = self._source.share_group
         return [Topics.shared(group, f) if group else f for f in self._source.filters]
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            logger.warning("mqtt source %s: connect refused by %s:%s: %s", self._part,
-                           self._source.host, self._source.port, reason)
-            return
-        logger.info("mqtt source %s: connected to %s:%s (session present: %s), subscribing %s",
-                    self._part, self._source.host, self._source.port,
-                    getattr(flags, "session_present", None), self._filters())
-        client.subscribe([(f, self._source.qos) for f in self._filters()])
-
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
-        failed = [r for r in reasons if r.is_failure]
-        if failed:
-            logger.error("mqtt source %s: subscription refused: %s", self._part, failed)
-            return
-        self._source.subscribed(self._part)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.append((MqttMessage(msg.topic, msg.payload, time.time()), msg.mid, msg.qos))
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if not self._closing:
-            logger.warning("mqtt source %s: disconnected (%s); paho reconnects",
-                           self._part, reason)
 
     def _replay(self) -> list[MqttMessage]:
         assert self._log is not None
@@ -148,13 +112,12 @@ class _MqttPartition(StatefulSourcePartition[MqttMessage, int | None]):
                 raise StopIteration
             return []
         n = min(len(queue), MAX_BATCH)
-        taken = [queue.popleft() for _ in range(n)]
-        batch = [m for m, _mid, _q in taken]
+        popleft = queue.popleft
+        batch = [popleft() for _ in range(n)]
         if self._log is not None:
+            # durable first, then acknowledged: a crash in between redelivers, never loses
             self._log.append([(m.topic, m.payload, m.received_at) for m in batch])
-            for _m, mid, qos in taken:
-                if qos > 0:
-                    self._client.ack(mid, qos)
+            self._client.ack([m.ack for m in batch if m.ack is not None])
         return batch
 
     def snapshot(self) -> int | None:
@@ -165,9 +128,7 @@ class _MqttPartition(StatefulSourcePartition[MqttMessage, int | None]):
         return offset
 
     def close(self) -> None:
-        self._closing = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._client.close()
         if self._log is not None:
             self._log.close()
 
@@ -193,7 +154,6 @@ class MqttSource(FixedPartitionedSource[MqttMessage, int | None]):
         partitions: int = 1,
         log_dir: Path | None = None,
         persistent_session: bool | None = None,
-        max_inflight: int = 0,
         ready: threading.Event | None = None,
         stop: threading.Event | None = None,
     ) -> None:
@@ -215,7 +175,6 @@ class MqttSource(FixedPartitionedSource[MqttMessage, int | None]):
         self.log_dir = log_dir
         self.persistent_session = (log_dir is not None if persistent_session is None
                                    else persistent_session)
-        self.max_inflight = max_inflight
         self.ready = ready
         self.stop = stop
         self._lock = threading.Lock()

@@ -1,19 +1,22 @@
-"""Bytewax sinks: the stores (idempotent upserts) and the MQTT alert/dead-letter publisher."""
+"""Bytewax sinks: the stores (idempotent upserts) and the MQTT alert/dead-letter publisher.
+
+The dataflow uses :class:`OutSink`, both in one step: a batch's alerts and dead letters
+are handed to MQTT *before* the batch is written to the stores, so an alert reaches a
+pager without waiting for SQLite; both sides are idempotent (stable ids), so a replay
+after a crash publishes and stores the same things again, harmlessly."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from typing import Any
 
-import paho.mqtt.client as mqtt
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from cloud.stores.events import EventStore
 from cloud.stores.times import to_ns
 from cloud.stores.timeseries import Point, TimeSeriesStore
-from ioc.contract import Aggregate, Event, SensorReading, Topics, encode
+from ioc.contract import KIND_OF, Aggregate, Alert, DeadLetter, Event, SensorReading, Topics, encode
+from stream.counters import FlowCounters
+from stream.mqtt_client import MqttPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +60,15 @@ class _StorePartition(StatelessSinkPartition[Event]):
         self._rows = getattr(timeseries, "write_rows", None)
 
     def write_batch(self, items: list[Event]) -> None:
-        series = [e for e in items if isinstance(e, SensorReading | Aggregate)]
-        others = [e for e in items if not isinstance(e, SensorReading | Aggregate)]
-        if self._rows is not None:
-            self._rows([to_row(e) for e in series])
-        else:
-            self._ts.write([to_point(e) for e in series])
+        series: list[SensorReading | Aggregate] = []
+        others: list[Event] = []
+        for e in items:
+            (series if isinstance(e, SensorReading | Aggregate) else others).append(e)
+        if series:
+            if self._rows is not None:
+                self._rows([to_row(e) for e in series])
+            else:
+                self._ts.write([to_point(e) for e in series])
         if others:
             self._events.put(others)
 
@@ -82,62 +88,31 @@ class StoreSink(DynamicSink[Event]):
         return _StorePartition(self.timeseries, self.events)
 
 
-def _published(info: mqtt.MQTTMessageInfo) -> bool:
-    """Whether the broker acknowledged the message. paho raises when the message was
-    handed over while disconnected; it stays queued (QoS 1) and goes out on reconnect,
-    so it counts as pending, never as a reason to stop the dataflow."""
-    try:
-        return info.is_published()
-    except (RuntimeError, ValueError):
-        return False
-
-
 class _PublishPartition(StatelessSinkPartition[Event]):
     def __init__(self, sink: MqttPublishSink, worker_index: int) -> None:
-        self._sink = sink
-        self._connected = threading.Event()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"{sink.client_id}-w{worker_index}"
-        )
-        self._client.max_queued_messages_set(0)
-        self._client.on_connect = self._on_connect
-        self._client.reconnect_delay_set(min_delay=0.1, max_delay=5)
-        self._client.connect_async(sink.host, sink.port, keepalive=30)
-        self._client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._client = MqttPublisher(sink.host, sink.port,
+                                     client_id=f"{sink.client_id}-w{worker_index}",
+                                     qos=min(sink.qos, 1), name="alert publisher")
+        self._client.start()
 
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            logger.warning("alert publisher: connect refused: %s", reason)
-            return
-        self._connected.set()
+    def pending(self) -> int:
+        """Messages handed over but not yet acknowledged by the broker."""
+        return self._client.pending()
 
     def write_batch(self, items: list[Event]) -> None:
-        for event in items:
-            info = self._client.publish(Topics.for_event(event), encode(event), qos=self._sink.qos)
-            self._pending.append(info)
-        # Keep only what is still unacknowledged, so the list stays short.
-        self._pending = [i for i in self._pending if not _published(i)]
+        self._client.publish([(Topics.for_event(e), encode(e)) for e in items])
 
     def close(self) -> None:
-        deadline = time.monotonic() + 10
-        for info in self._pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                info.wait_for_publish(timeout=remaining)
-            except (RuntimeError, ValueError) as exc:
-                logger.warning("alert publisher: message %s not confirmed: %s", info.mid, exc)
-        unconfirmed = sum(1 for i in self._pending if not _published(i))
-        if unconfirmed:
-            logger.warning("alert publisher: %d messages unconfirmed at close", unconfirmed)
-        self._client.disconnect()
-        self._client.loop_stop()
+        if not self._client.flush(10.0):
+            logger.warning("alert publisher: %d messages unconfirmed at close",
+                           self._client.pending())
+        self._client.close()
 
 
 class MqttPublishSink(DynamicSink[Event]):
-    """Publishes events (alerts, dead letters) on their contract topics at QoS 1."""
+    """Publishes events (alerts, dead letters) on their contract topics at QoS 1 (the
+    stream's own client, :class:`stream.mqtt_client.MqttPublisher`: a batch in one write;
+    what the broker has not acknowledged is sent again after a reconnect)."""
 
     def __init__(self, host: str, port: int, *, client_id: str = "ioc-stream-out",
                  qos: int = 1) -> None:
@@ -148,3 +123,50 @@ class MqttPublishSink(DynamicSink[Event]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PublishPartition:
         return _PublishPartition(self, worker_index)
+
+
+class _OutPartition(StatelessSinkPartition[tuple[str, Event]]):
+    def __init__(self, publisher: _PublishPartition, store: _StorePartition,
+                 counters: FlowCounters) -> None:
+        self._publisher = publisher
+        self._store = store
+        self._counters = counters
+
+    def write_batch(self, items: list[tuple[str, Event]]) -> None:
+        events = [e for _key, e in items]
+        outgoing: list[Event] = []
+        counts: dict[str, int] = {}
+        for e in events:
+            if isinstance(e, Alert | DeadLetter):
+                outgoing.append(e)
+                name = f"out.{KIND_OF[type(e)]}"
+                counts[name] = counts.get(name, 0) + 1
+                if isinstance(e, DeadLetter) and e.step != "decode":
+                    name = f"deadletter.{e.step}.{e.code}"
+                    counts[name] = counts.get(name, 0) + 1
+        if outgoing:
+            self._publisher.write_batch(outgoing)
+            self._counters.add_many(counts)
+        self._store.write_batch(events)
+
+    def close(self) -> None:
+        try:
+            self._publisher.close()
+        finally:
+            self._store.close()
+
+
+class OutSink(DynamicSink[tuple[str, Event]]):
+    """The dataflow's output: alerts and dead letters to MQTT first, then every event to
+    the stores. Takes the ``(key, event)`` pairs of the keyed step and counts ``out.*``."""
+
+    def __init__(self, publish: MqttPublishSink, stores: StoreSink,
+                 counters: FlowCounters) -> None:
+        self.publish = publish
+        self.stores = stores
+        self.counters = counters
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _OutPartition:
+        return _OutPartition(self.publish.build(step_id, worker_index, worker_count),
+                             self.stores.build(step_id, worker_index, worker_count),
+                             self.counters)

@@ -51,5 +51,5 @@ def test_alert_publisher_survives_an_unreachable_broker() -> None:
                     reason="bad", topic="t", payload="", payload_size=0)
     part.write_batch([dl, dl])
     part.write_batch([dl])
-    assert len(part._pending) == 3  # queued, not lost, not raised
+    assert part.pending() == 3  # queued, not lost, not raised
     part.close()

@@ -1,0 +1,321 @@
+"""The stream's own small MQTT 3.1.1 clients: many messages per system call.
+
+paho handles one packet per Python round trip (read the header, read the rest, build
+an ``MQTTMessage``, call back, queue the PUBACK, wake the loop to write it; on the
+publishing side the same for every PUBACK): 60-80 µs of CPU per message on this
+project's machines, more than the whole dataflow spends on a reading. These clients
+read what the socket has (up to 256 KiB), cut every complete packet out of the buffer
+in one loop (:mod:`stream.mqtt_wire`), and write a whole batch of PUBACKs or
+PUBLISHes with one ``sendall``. They do only what the stream needs:
+
+- CONNECT with a client id, clean or persistent session and keep-alive (PINGREQ when
+  nothing was sent for half of it; the connection counts as dead when nothing at all
+  came back for 1.5 times it); TCP_NODELAY, so nothing small is held back;
+- reconnects with a growing delay (0.1 s to 5 s);
+- :class:`MqttSubscriber`: SUBSCRIBE (shared subscriptions included) at QoS 0 or 1,
+  again after every reconnect; PUBACK at once or when the owner calls
+  :meth:`MqttSubscriber.ack` for messages it made durable. Acknowledgements owed on a
+  connection that broke are dropped: the persistent session delivers those messages
+  again, and the stream's idempotent outputs make the duplicate harmless. QoS 2 is
+  never requested (at-least-once in, idempotent out);
+- :class:`MqttPublisher`: PUBLISH at QoS 0 or 1; QoS 1 messages stay in flight until
+  their PUBACK and are sent again (DUP) after a reconnect, so nothing handed over while
+  the broker is away is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+
+from stream.mqtt_wire import (
+    CONNACK_CODES,
+    DISCONNECT,
+    PINGREQ,
+    Ack,
+    Message,
+    ProtocolError,
+    connect_packet,
+    parse,
+    pubacks,
+    publish_packet,
+    set_dup,
+    subscribe_packet,
+)
+
+logger = logging.getLogger(__name__)
+
+READ_SIZE = 256 * 1024
+MAX_IN_FLIGHT = 60_000  # packet ids are 16 bits
+
+
+class _Connection:
+    """One MQTT connection kept up by a background thread; subclasses add what they do
+    on connect (:meth:`_connected`) and with PUBLISH and control packets."""
+
+    def __init__(self, host: str, port: int, *, client_id: str, clean_session: bool,
+                 keepalive_s: int, name: str | None, manual_ack: bool = False) -> None:
+        self.host, self.port = host, port
+        self.client_id = client_id
+        self.clean_session = clean_session
+        self.keepalive_s = keepalive_s
+        self.manual_ack = manual_ack
+        self.name = name or f"mqtt {client_id}"  # in log lines
+        self.queue: deque[Message] = deque()
+        self.connects = 0
+        self._sock: socket.socket | None = None
+        self._generation = 0
+        self._send_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_sent = 0.0
+
+    def start(self) -> None:
+        """Connect in a background thread (and reconnect whenever the connection drops)."""
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Disconnect cleanly and stop the thread."""
+        self._closing.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError), self._send_lock:
+                sock.sendall(DISCONNECT)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _send(self, data: bytes, generation: int | None = None) -> bool:
+        sock = self._sock
+        if sock is None or (generation is not None and generation != self._generation):
+            return False
+        try:
+            with self._send_lock:
+                sock.sendall(data)
+                self._last_sent = time.monotonic()
+            return True
+        except OSError as exc:  # the reader thread notices and reconnects
+            logger.debug("%s: send failed: %s", self.name, exc)
+            return False
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(connect_packet(self.client_id, clean_session=self.clean_session,
+                                    keepalive_s=self.keepalive_s))
+        head = b""
+        while len(head) < 4:
+            chunk = sock.recv(4 - len(head))
+            if not chunk:
+                raise ConnectionError("closed before CONNACK")
+            head += chunk
+        if head[0] != 0x20 or head[1] != 2:
+            raise ProtocolError(f"expected CONNACK, got {head!r}")
+        if head[3]:
+            raise ConnectionRefusedError(CONNACK_CODES.get(head[3], f"code {head[3]}"))
+        sock.settimeout(None)
+        self._on_connect(sock, session_present=bool(head[2] & 1))
+        self._last_sent = time.monotonic()
+        return sock
+
+    def _on_connect(self, sock: socket.socket, *, session_present: bool) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        delay = 0.1
+        while not self._closing.is_set():
+            try:
+                sock = self._connect()
+            except OSError as exc:
+                if self._closing.is_set():
+                    break
+                logger.warning("%s: cannot connect to %s:%s: %s; retrying in %.1f s",
+                               self.name, self.host, self.port, exc, delay)
+                self._closing.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._attach(sock)
+            self.connects += 1
+            try:
+                self._read(sock)
+                delay = 0.1
+            except (OSError, ProtocolError) as exc:
+                if not self._closing.is_set():
+                    logger.warning("%s: connection lost (%s); reconnecting", self.name, exc)
+            finally:
+                with self._send_lock:
+                    self._sock = None
+                sock.close()
+            if not self._closing.is_set():
+                self._closing.wait(delay)
+
+    def _attach(self, sock: socket.socket) -> None:
+        """Make a new connection the one :meth:`_send` writes to."""
+        with self._send_lock:
+            self._generation += 1
+            self._sock = sock
+
+    def _read(self, sock: socket.socket) -> None:
+        buf = bytearray()
+        gen = self._generation
+        keepalive = float(self.keepalive_s)
+        last_heard = time.monotonic()
+        queue, manual = self.queue, self.manual_ack
+        while not self._closing.is_set():
+            ready, _, _ = select.select([sock], [], [], min(1.0, keepalive / 2))
+            now = time.monotonic()
+            if ready:
+                data = sock.recv(READ_SIZE)
+                if not data:
+                    raise ConnectionError("closed by the broker")
+                last_heard = now
+                buf += data
+                got: list[Message] = []
+                acks: list[int] = []
+                used, other = parse(buf, time.time(), gen, got, acks, manual)
+                del buf[:used]
+                if acks:
+                    self._send(pubacks(acks), gen)
+                if got:
+                    queue.extend(got)
+                if other:
+                    self._control(other)
+            elif now - last_heard > 1.5 * keepalive:
+                raise ConnectionError(f"nothing from the broker for {now - last_heard:.0f} s")
+            if now - self._last_sent >= keepalive / 2:
+                self._send(PINGREQ, gen)
+
+    def _control(self, packets: list[tuple[int, bytes]]) -> None:
+        for b0, _body in packets:
+            if b0 & 0xF0 != 0xD0:  # PINGRESP
+                raise ProtocolError(f"unexpected packet type {b0 >> 4}")
+
+
+class MqttSubscriber(_Connection):
+    """Subscribes ``filters`` and queues what arrives in :attr:`queue` (see module doc).
+
+    ``start()`` opens the connection in a background thread; ``close()`` disconnects."""
+
+    def __init__(self, host: str, port: int, *, client_id: str, filters: Sequence[str],
+                 qos: int = 1, clean_session: bool = True, keepalive_s: int = 30,
+                 manual_ack: bool = False, name: str | None = None,
+                 on_subscribed: Callable[[], None] | None = None) -> None:
+        if qos not in (0, 1):
+            raise ValueError(f"the stream subscribes at QoS 0 or 1, not {qos}")
+        super().__init__(host, port, client_id=client_id, clean_session=clean_session,
+                         keepalive_s=keepalive_s, name=name, manual_ack=manual_ack)
+        self.filters = list(filters)
+        self.qos = qos
+        self.on_subscribed = on_subscribed
+
+    def ack(self, acks: Iterable[Ack]) -> None:
+        """Acknowledge received QoS 1 messages (``manual_ack``); those of an older
+        connection are skipped (the broker delivers them again)."""
+        gen = self._generation
+        ids = [pid for g, pid in acks if g == gen]
+        if ids:
+            self._send(pubacks(ids), gen)
+
+    def _on_connect(self, sock: socket.socket, *, session_present: bool) -> None:
+        logger.info("%s: connected to %s:%s (session present: %s), subscribing %s",
+                    self.name, self.host, self.port, session_present, self.filters)
+        sock.sendall(subscribe_packet(1, self.filters, self.qos))
+
+    def _control(self, packets: list[tuple[int, bytes]]) -> None:
+        for b0, body in packets:
+            kind = b0 & 0xF0
+            if kind == 0x90:  # SUBACK
+                refused = [i for i, code in enumerate(body[2:]) if code & 0x80]
+                if refused:
+                    logger.error("%s: subscription refused for %s", self.name,
+                                 [self.filters[i] for i in refused if i < len(self.filters)])
+                elif self.on_subscribed is not None:
+                    self.on_subscribed()
+            elif kind != 0xD0:  # PINGRESP
+                raise ProtocolError(f"unexpected packet type {b0 >> 4}")
+
+
+class MqttPublisher(_Connection):
+    """Publishes batches of messages; QoS 1 ones stay in flight until acknowledged and
+    are sent again after a reconnect (see module doc)."""
+
+    def __init__(self, host: str, port: int, *, client_id: str, qos: int = 1,
+                 keepalive_s: int = 30, name: str | None = None) -> None:
+        if qos not in (0, 1):
+            raise ValueError(f"the stream publishes at QoS 0 or 1, not {qos}")
+        super().__init__(host, port, client_id=client_id, clean_session=True,
+                         keepalive_s=keepalive_s, name=name)
+        self.qos = qos
+        self._in_flight: dict[int, bytes] = {}  # packet id -> PUBLISH, until its PUBACK
+        self._next_id = 0
+        self._lock = threading.Condition()
+
+    def pending(self) -> int:
+        """QoS 1 messages not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._in_flight)
+
+    def publish(self, messages: Sequence[tuple[str, bytes]], timeout_s: float = 30.0) -> None:
+        """Hand messages to the broker in one write (kept for a reconnect when it is away).
+
+        Waits only when ``MAX_IN_FLIGHT`` QoS 1 messages are unacknowledged."""
+        if self.qos == 0:
+            self._send(b"".join(publish_packet(t, p, 0) for t, p in messages))
+            return
+        packets = []
+        with self._lock:
+            if len(self._in_flight) + len(messages) > MAX_IN_FLIGHT and not self._lock.wait_for(
+                    lambda: len(self._in_flight) + len(messages) <= MAX_IN_FLIGHT, timeout_s):
+                raise TimeoutError(f"{self.name}: {len(self._in_flight)} messages"
+                                   f" unacknowledged for {timeout_s} s")
+            for topic, payload in messages:
+                pid = self._packet_id()
+                packet = publish_packet(topic, payload, 1, pid)
+                self._in_flight[pid] = packet
+                packets.append(packet)
+            self._send(b"".join(packets))  # not connected: sent on connect
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every QoS 1 message is acknowledged; False when time ran out."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._in_flight, timeout_s)
+
+    def _packet_id(self) -> int:
+        for _ in range(65535):
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self._in_flight:
+                return self._next_id
+        raise RuntimeError("no free MQTT packet id")  # unreachable below MAX_IN_FLIGHT
+
+    def _on_connect(self, sock: socket.socket, *, session_present: bool) -> None:
+        logger.info("%s: connected to %s:%s", self.name, self.host, self.port)
+
+    def _attach(self, sock: socket.socket) -> None:
+        # one critical section with publish(): a message goes out either here or there
+        with self._lock:
+            super()._attach(sock)
+            again = [set_dup(p) for p in self._in_flight.values()]
+            if again:
+                logger.warning("%s: sending %d unacknowledged messages again", self.name,
+                               len(again))
+                self._send(b"".join(again))
+
+    def _control(self, packets: list[tuple[int, bytes]]) -> None:
+        with self._lock:
+            for b0, body in packets:
+                kind = b0 & 0xF0
+                if kind == 0x40:  # PUBACK
+                    self._in_flight.pop((body[0] << 8) | body[1], None)
+                elif kind != 0xD0:  # PINGRESP
+                    raise ProtocolError(f"unexpected packet type {b0 >> 4}")
+            if not self._in_flight:
+                self._lock.notify_all()

@@ -1,0 +1,146 @@
+"""The dataflow's first step: decode and validate a batch of MQTT messages, and route it.
+
+:class:`Router` is the mapper of a ``flat_map_batch`` step: it takes every message
+Bytewax read in one go and returns ``(key, item)`` pairs in the same order:
+
+- ``s:<site>/<station>``: a reading, for the keyed step's station state, and the
+  event-time :class:`~stream.station.Tick` of every station when the city's clock moved;
+- ``c:<site>/<camera>``: a vehicle pass or a violation, for the camera's state;
+- ``""`` (:data:`UNKEYED`): everything stored as it is (plate reads, status,
+  heartbeats, config acks), a police alert for a plate read that hits the watchlist
+  (right after the read), and the dead letter of every message refused.
+
+One call per batch instead of one per message per step, counters added once per
+batch, and the topic check cached per topic: the stream's per-message cost is what
+the decoding and the state machines need, not Bytewax's or this module's overhead.
+
+Decoding is :func:`ioc.contract.decode` exactly: the fast path decodes with the
+contract's own event types and only for a message it refuses asks
+:func:`~ioc.contract.decode` for the error, so reasons and codes are the contract's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from ioc.contract import (
+    KIND_OF,
+    MAX_PAYLOAD_BYTES,
+    DecodeError,
+    DeviceEvent,
+    PlateRead,
+    SensorReading,
+    TopicParts,
+    Topics,
+    VehicleTrack,
+    Violation,
+    decode,
+)
+from stream.camera import camera_key
+from stream.config import StreamConfig
+from stream.counters import FlowCounters
+from stream.mqtt_source import MqttMessage
+from stream.station import Ticker
+from stream.watchlist import WatchlistMatcher
+
+UNKEYED = ""
+STATION = "s:"
+CAMERA = "c:"
+_TOPIC_CACHE_MAX = 100_000
+_DECODER = msgspec.json.Decoder(DeviceEvent)
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
+
+
+class FastDecoder:
+    """:func:`ioc.contract.decode` with each topic's check done once (see module doc)."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, TopicParts] = {}
+
+    def __call__(self, topic: str, payload: bytes) -> DeviceEvent | DecodeError:
+        parts = self._topics.get(topic)
+        if parts is None:
+            parsed = Topics.parse(topic)
+            if isinstance(parsed, str):
+                return decode(topic, payload)
+            if len(self._topics) >= _TOPIC_CACHE_MAX:
+                self._topics.clear()
+            self._topics[topic] = parts = parsed
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            return decode(topic, payload)
+        try:
+            event = _DECODER.decode(payload)
+        except _DECODE_ERRORS:
+            return decode(topic, payload)
+        if (event.device != parts.device or event.site != parts.site
+                or KIND_OF[type(event)] != parts.kind):
+            return decode(topic, payload)
+        return event
+
+
+class Router:
+    """Decodes, validates and keys a batch of messages (see module doc). One per worker."""
+
+    def __init__(self, config: StreamConfig, counters: FlowCounters,
+                 matcher: WatchlistMatcher | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.site = config.site
+        self.oldest = config.ingest.oldest
+        self.max_future = timedelta(seconds=config.ingest.max_future_s)
+        self.counters = counters
+        self.matcher = matcher
+        self.ticker = Ticker(config)
+        self.decode = FastDecoder()
+        self._now = now
+
+    def _refuse(self, err: DecodeError, now: datetime) -> tuple[str, object]:
+        return UNKEYED, err.to_deadletter(self.site, "decode", now)
+
+    def __call__(self, messages: Sequence[MqttMessage]) -> list[tuple[str, object]]:
+        """``(key, item)`` for every message of the batch, in order."""
+        out: list[tuple[str, object]] = []
+        counts: Counter[str] = Counter()
+        now = self._now()
+        latest = now + self.max_future
+        oldest = self.oldest
+        decode_one = self.decode
+        ticker = self.ticker
+        for msg in messages:
+            event = decode_one(msg.topic, msg.payload)
+            if isinstance(event, DecodeError):
+                counts[f"deadletter.decode.{event.code}"] += 1
+                out.append(self._refuse(event, now))
+                continue
+            if event.ts < oldest or event.ts > latest:
+                counts["deadletter.decode.time"] += 1
+                out.append(self._refuse(DecodeError(
+                    "schema",
+                    f"`$.ts` {event.ts.isoformat()} is outside the accepted range"
+                    f" ({oldest.isoformat()} .. now + {self.max_future})",
+                    msg.topic, msg.payload), now))
+                continue
+            if isinstance(event, SensorReading):
+                counts["in.reading"] += 1
+                for key, item in ticker(event):
+                    out.append((STATION + key, item))
+            elif isinstance(event, VehicleTrack | Violation):
+                counts[f"in.{KIND_OF[type(event)]}"] += 1
+                out.append((CAMERA + camera_key(event), event))
+            else:
+                counts[f"in.{KIND_OF[type(event)]}"] += 1
+                out.append((UNKEYED, event))
+                if self.matcher is not None and isinstance(event, PlateRead):
+                    hit = self.matcher(event)
+                    if hit is not None:
+                        out.append((UNKEYED, hit))
+        self.counters.add_many(counts)
+        return out
+
+
+def is_keyed(item: tuple[str, object]) -> bool:
+    """Whether a routed item goes to the keyed step (it has a station or camera key)."""
+    return item[0] != UNKEYED
