@@ -17,6 +17,7 @@ re-reads both files and disconnects clients whose password no longer matches.
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
 import signal
@@ -50,6 +51,20 @@ class Credentials:
     password: str
     env_file: Path
     password_file: Path
+
+
+def share_with_broker(path: Path, mode: int) -> None:
+    """Let the ``mosquitto`` group read ``path``: Mosquitto started as root drops to that
+    user before it reads the password file and ACL (and again on every reload). Nothing
+    happens when we are not root or there is no such group (a test broker runs as us)."""
+    if os.geteuid() != 0 or not path.exists():
+        return
+    try:
+        gid = grp.getgrnam("mosquitto").gr_gid
+    except KeyError:
+        return
+    os.chown(path, 0, gid)
+    path.chmod(mode)
 
 
 class Provisioner:
@@ -149,6 +164,9 @@ class Provisioner:
         write_private(self.passwd_path, render_passwords(registry))
         write_private(self.acl_path, render_acl(registry))
         write_private(self.conf_path, self.render_conf(), mode=0o644)
+        share_with_broker(self.passwd_path.parent, 0o770)  # it writes its pid file there
+        for path in (self.passwd_path, self.acl_path, tls_files(self.tls_dir).server_key):
+            share_with_broker(path, 0o640)
 
     def render_conf(self) -> str:
         """A Mosquitto config: no anonymous clients, the password file and ACL, a plain

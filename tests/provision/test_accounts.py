@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import stat
 import subprocess
 from pathlib import Path
@@ -82,10 +83,13 @@ def test_files_hold_hashes_and_are_private(prov: Provisioner) -> None:
     password = env.split("IOC_MQTT_PASSWORD=")[1].strip()
     assert verify(password, registry.accounts["kimlong-01"].password_hash)
     assert password not in prov.registry_path.read_text()
-    for path in (prov.passwd_path, prov.acl_path, prov.registry_path,
-                 prov.folder / "credentials" / "kimlong-01.env",
+    for path in (prov.registry_path, prov.folder / "credentials" / "kimlong-01.env",
                  prov.folder / "credentials" / "kimlong-01.password"):
         assert _mode(path) == 0o600, path
+    for path in (prov.passwd_path, prov.acl_path):  # the broker's group may read them
+        assert _mode(path) in (0o600, 0o640), path
+        if _mode(path) == 0o640:
+            assert grp.getgrgid(path.stat().st_gid).gr_name == "mosquitto"
 
 
 def test_revoked_account_leaves_password_file_and_acl(prov: Provisioner) -> None:
