@@ -46,10 +46,12 @@ def _window(column: str, lo: int | None, hi: int | None) -> tuple[str, list[obje
 def alerts(db: Database, locate: Locate, *, lo: int | None, hi: int | None,
            limit: int, offset: int) -> list[Entity]:
     """Published alerts (see :data:`ngsi.PUBLIC_AUDIENCES`) changed in the window."""
-    where, args = _window("last_ts_ns", lo, hi)
+    where, args = _window("s.last_ts_ns", lo, hi)
     marks = ",".join("?" * len(ngsi.PUBLIC_AUDIENCES))
-    rows = db.query(f"SELECT alert_id FROM alert_state WHERE audience IN ({marks}){where}"
-                    " ORDER BY since_ns, alert_id LIMIT ? OFFSET ?",
+    # in the order the alerts first arrived: stable while alerts change and new ones come
+    rows = db.query("SELECT s.alert_id FROM alert_state s WHERE s.audience IN"
+                    f" ({marks}){where} ORDER BY (SELECT min(c.stored_seq) FROM alert_changes c"
+                    " WHERE c.alert_id = s.alert_id), s.alert_id LIMIT ? OFFSET ?",
                     [*ngsi.PUBLIC_AUDIENCES, *args, limit, offset])
     board = AlertBoard(db)
     out = []
