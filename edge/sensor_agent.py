@@ -7,6 +7,13 @@ poll every ``alarm_poll_interval_s`` until it falls back below. A driver that
 cannot read its device raises :class:`~edge.drivers.base.DriverError`: the agent
 logs it and keeps polling (the driver backs off), and the heartbeat carries the
 driver's state and reconnect count.
+
+Remote config (an agent built with :meth:`SensorAgent.from_config`): a full gateway
+config published on the device's config topic is validated like the file; a newer
+``version`` that changes only what may change while running (poll intervals,
+heartbeat, checks) is applied between two polls and answered with a ``ConfigAck``
+``applied``; anything else is answered ``refused`` with every problem, and the running
+config stays.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +29,59 @@ from typing import TYPE_CHECKING
 
 from edge.drivers.base import DriverError, DriverHealth, Sample, SensorDriver
 from edge.publisher import MqttPublisher
-from ioc.contract import Heartbeat, SensorReading, now_utc, reading_id, stable_id
+from ioc.config import ConfigError
+from ioc.contract import (
+    MAX_PAYLOAD_BYTES,
+    ConfigAck,
+    Heartbeat,
+    SensorReading,
+    Topics,
+    now_utc,
+    reading_id,
+    stable_id,
+)
 
 if TYPE_CHECKING:
     from edge.config import QuantityCheck, SensorGatewayConfig
 
 logger = logging.getLogger(__name__)
+
+#: What a pushed config may not change: who the gateway is, where it talks, what it reads.
+RESTART_ONLY = ("kind", "site", "device", "broker", "driver", "queue")
+
+
+def check_remote_config(current: SensorGatewayConfig, topic: str,
+                        payload: bytes) -> SensorGatewayConfig | list[str]:
+    """The new config a payload on ``topic`` describes, or every reason to refuse it."""
+    from edge.config import load_sensor_config
+
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return [f"mqtt:{topic}: config of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}"]
+    try:
+        new = load_sensor_config(f"mqtt:{topic}", text=payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return [f"mqtt:{topic}: config is not UTF-8: {exc}"]
+    except ConfigError as exc:
+        return [str(p) for p in exc.problems]
+    problems = [f"mqtt:{topic}: {key}: cannot change without a restart (edit the config "
+                f"file on the gateway)" for key in RESTART_ONLY
+                if getattr(new, key) != getattr(current, key)]
+    if new.version <= current.version:
+        problems.append(f"mqtt:{topic}: version: {new.version}: not newer than the running "
+                        f"version {current.version}")
+    return problems or new
+
+
+def _claimed_version(payload: bytes) -> str | None:
+    """The ``version`` a refused payload claims, when it can be read at all."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(payload[:MAX_PAYLOAD_BYTES].decode("utf-8", "replace"))
+    except yaml.YAMLError:
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version)[:64] if version is not None else None
 
 
 @dataclass(slots=True)
@@ -55,6 +110,7 @@ class SensorAgent:
         heartbeat_s: float = 30.0,
         checks: Mapping[str, QuantityCheck] | None = None,
         alarm_poll_interval_s: float | None = None,
+        config: SensorGatewayConfig | None = None,
     ) -> None:
         self.site = site
         self.device = device
@@ -67,7 +123,12 @@ class SensorAgent:
         self.stats = AgentStats()
         #: alarm level (1 = the first) each checked quantity/station is at now; 0: below
         self.alarm_level: dict[tuple[str, str | None], int] = {}
+        #: the running config (remote config is on only when the agent has one)
+        self.config = config
+        self.config_acks: list[ConfigAck] = []
+        self._pushed: deque[tuple[str, bytes]] = deque(maxlen=16)
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # a stop request or a pushed config ends the wait
         self._started_at = time.monotonic()
 
     @classmethod
@@ -84,13 +145,55 @@ class SensorAgent:
         publisher.config_version = str(cfg.version)
         return cls(cfg.site, cfg.device, make_driver(cfg, clock=clock), publisher,
                    poll_interval_s=cfg.poll_interval_s, heartbeat_s=cfg.heartbeat_s,
-                   checks=cfg.checks, alarm_poll_interval_s=cfg.alarm_poll_interval_s)
+                   checks=cfg.checks, alarm_poll_interval_s=cfg.alarm_poll_interval_s,
+                   config=cfg)
 
     def start(self) -> None:
-        """Open the driver, then connect the publisher."""
+        """Open the driver, then connect the publisher (and listen on the config topic)."""
         self.driver.open()
+        if self.config is not None:
+            self.publisher.subscribe(Topics.config(self.site, self.device), self._on_config)
         self.publisher.start()
         self._started_at = time.monotonic()
+
+    def _on_config(self, topic: str, payload: bytes) -> None:
+        """paho's thread: keep the pushed config for the run loop (applied between polls)."""
+        self._pushed.append((topic, payload))
+        self._wake.set()
+
+    def apply_pushed_configs(self) -> int:
+        """Answer every config pushed since the last poll; return how many were applied."""
+        applied = 0
+        while self._pushed and self.config is not None:
+            topic, payload = self._pushed.popleft()
+            result = check_remote_config(self.config, topic, payload)
+            if isinstance(result, list):
+                logger.warning("%s: pushed config refused: %s", self.device, "; ".join(result))
+                self._ack(topic, payload, result, _claimed_version(payload))
+                continue
+            self.config = result
+            self.poll_interval_s, self.heartbeat_s = result.poll_interval_s, result.heartbeat_s
+            self.alarm_poll_interval_s = result.alarm_poll_interval_s
+            self.checks = dict(result.checks)
+            self.publisher.config_version = str(result.version)
+            self.publisher.announce_online()  # the retained status names the new version
+            logger.info("%s: pushed config version %d applied", self.device, result.version)
+            self._ack(topic, payload, [], str(result.version))
+            applied += 1
+        return applied
+
+    def _ack(self, topic: str, payload: bytes, problems: list[str], version: str | None) -> None:
+        assert self.config is not None
+        result = "refused" if problems else "applied"
+        # the outcome is part of the identity: the same payload pushed twice is applied,
+        # then refused as not newer, and both answers must reach the cloud
+        ack = ConfigAck(
+            id=stable_id("config-ack", self.device, topic, payload, result, self.config.version),
+            site=self.site, device=self.device, ts=now_utc(), config_version=version,
+            result=result, running_version=str(self.config.version),
+            problems=[p[:2000] for p in problems[:50]])
+        self.config_acks.append(ack)
+        self.publisher.publish(ack)
 
     def to_event(self, sample: Sample) -> SensorReading | None:
         """The contract event of a sample; None (logged, counted) if the sample breaks the
@@ -179,6 +282,8 @@ class SensorAgent:
         """Poll until stopped or the driver has nothing more to give."""
         next_beat = time.monotonic()
         while not self._stopping.is_set():
+            self._wake.clear()  # set again by a config that arrives from here on
+            self.apply_pushed_configs()
             self.poll_once()
             if time.monotonic() >= next_beat:
                 self.heartbeat()
@@ -187,12 +292,13 @@ class SensorAgent:
                 logger.info("%s: driver exhausted after %d samples", self.device,
                             self.stats.samples)
                 break
-            self._stopping.wait(self.current_poll_interval_s)
+            self._wake.wait(self.current_poll_interval_s)
         return self.stats
 
     def request_stop(self) -> None:
         """Ask ``run()`` to return after its current poll."""
         self._stopping.set()
+        self._wake.set()
 
     def stop(self) -> None:
         """Flush and disconnect the publisher, then close the driver."""

@@ -15,7 +15,7 @@ import pytest
 from edge.config import load_sensor_config
 from edge.sensor_agent import SensorAgent
 from ioc.broker import MosquittoBroker
-from ioc.contract import Heartbeat, SensorReading, Topics, decode
+from ioc.contract import ConfigAck, Heartbeat, SensorReading, Topics, decode
 from simulators.sensors.modbus_device import ModbusDevice
 
 pytestmark = pytest.mark.integration
@@ -185,3 +185,64 @@ def test_readings_outside_the_sensors_range_are_refused(
         dev_rtu.stop()
         watcher.close()
     assert [r.value for r in watcher.readings()] == [1.5]
+
+
+def test_a_pushed_config_is_applied_or_refused_with_every_problem(
+    mosquitto: MosquittoBroker, device: ModbusDevice, tmp_path: Path
+) -> None:
+    path = gateway_config(tmp_path, mosquitto, device)
+    base = path.read_text()
+    cfg = load_sensor_config(path)
+    agent = SensorAgent.from_config(cfg)
+    acks: list[object] = []
+    watch = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="acks")
+    watch.on_message = lambda _c, _u, m: acks.append(decode(m.topic, m.payload))
+    watch.connect(mosquitto.host, mosquitto.port)
+    watch.subscribe(Topics.device("hue", "kimlong-modbus-01", "config_ack"), qos=1)
+    watch.subscribe(Topics.device("hue", "kimlong-modbus-01", "heartbeat"), qos=1)
+    watch.loop_start()
+    agent.start()
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    topic = Topics.config("hue", "kimlong-modbus-01")
+    newer = base.replace("version: 1", "version: 2").replace("poll_interval_s: 0.5",
+                                                             "poll_interval_s: 0.2")
+    bad = newer.replace("version: 2", "version: 3").replace("[1.0, 2.0, 3.5]", "[1.0, 3.5, 2.0]")
+    moved = newer.replace("version: 2", "version: 3").replace(f"port: {device.port}",
+                                                              f"port: {device.port + 1}")
+    pushes = [newer, newer, bad, moved, "version: [unclosed"]
+    try:
+        for text in pushes:
+            watch.publish(topic, text.encode(), qos=1).wait_for_publish(5)
+            n = len([a for a in acks if isinstance(a, ConfigAck)])
+            deadline = time.monotonic() + 10
+            while len([a for a in acks if isinstance(a, ConfigAck)]) == n:
+                assert time.monotonic() < deadline, "no answer to a pushed config"
+                time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while not any(isinstance(a, Heartbeat) and a.config_version == "2" for a in acks):
+            assert time.monotonic() < deadline, "the heartbeat never named version 2"
+            time.sleep(0.05)
+    finally:
+        agent.request_stop()
+        runner.join(10)
+        agent.stop()
+        watch.loop_stop()
+        watch.disconnect()
+    answers = [a for a in acks if isinstance(a, ConfigAck)]
+    assert [(a.result, a.config_version, a.running_version) for a in answers] == [
+        ("applied", "2", "2"), ("refused", "2", "2"), ("refused", "3", "2"),
+        ("refused", "3", "2"), ("refused", None, "2")]
+    assert answers[1].problems == [f"mqtt:{topic}: version: 2: not newer than the running "
+                                   "version 2"]
+    line = bad.splitlines().index("    alarm_levels: [1.0, 3.5, 2.0]") + 1
+    assert answers[2].problems == [
+        f"mqtt:{topic}:{line}: checks.water_level.alarm_levels: [1.0, 3.5, 2.0]: alarm levels "
+        "must increase: level 3 (2) is not above level 2 (3.5)"]
+    assert answers[3].problems == [f"mqtt:{topic}: driver: cannot change without a restart "
+                                   "(edit the config file on the gateway)"]
+    assert "not valid YAML" in answers[4].problems[0]
+    assert len({a.id for a in answers}) == len(answers)  # same payload, other answer: new id
+    assert agent.poll_interval_s == 0.2
+    assert agent.config is not None
+    assert agent.config.version == 2
