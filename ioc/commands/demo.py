@@ -239,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     agents: list[Any] = []
     cameras: list[Any] = []
     threads: list[threading.Thread] = []
+    camera_threads: list[threading.Thread] = []
     uplink: EvidenceUplink | None = None
     uplink_thread: threading.Thread | None = None
     started = time.monotonic()
@@ -290,11 +291,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for agent in [*agents, *cameras]:
             agent.request_stop()
-        for t in threads:
+        for t in [*threads, *camera_threads]:
             t.join(10)
         for agent in agents:
             agent.stop()
+        stuck = {t.name for t in camera_threads if t.is_alive()}
         for camera in cameras:
+            if camera.cfg.device in stuck:  # still in a frame: not safe to finish its passes
+                logger.warning("%s did not stop within 10 s", camera.cfg.device)
+                continue
             camera.stop()  # ends open passes and publishes them
         _drain(io, sum(a.stats.published for a in agents), timeout_s=5.0)
         _drain_violations(io, _published_violations(cameras), timeout_s=5.0)

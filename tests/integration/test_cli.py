@@ -57,6 +57,14 @@ def test_demo_prints_the_flood_alerts_in_order_and_a_clean_summary(broker: str) 
     aqi = re.findall(
         r"ALERT \S+ \S+ (\w+)\s+\w+\s+Phú Bài air station: VN_AQI (\d+) reached (\w+)", out)
     assert [(status, band) for status, _, band in aqi] == [("raised", "poor"), ("escalated", "bad")]
+    # one live camera by default: how many violations it finds depends on the frames the
+    # machine could process, but every one it found is stored and listed by the API
+    assert re.search(r"IOC page: http://127\.0\.0\.1:\d+/ioc ", out)
+    assert re.search(r"camera frames\s+[1-9]\d* \(cam-hungvuong-01\)", out)
+    found = re.search(r"violations\s+(\d+) found, (\d+) stored, (\d+) in the API", out)
+    assert found, out
+    assert found.group(1) == found.group(2) == found.group(3)
+    assert re.search(r"evidence images\s+\d+ carried to the cloud\n", out)
     assert "WARNING" not in out
     assert "Traceback" not in result.stderr
 
