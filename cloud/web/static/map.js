@@ -92,7 +92,7 @@ function drawMap(city, bounds, width, height, stateOf, title, labelled) {
         LETTERS[p.kind] || "?"));
     if (labelled(p)) {
       // the first of right, left, below, above where the two lines overlap nothing
-      const w = Math.max(p.name.length, st.text.length) * 6.3 + 4;
+      const w = Math.max(p.name.length, st.text.length) * 7 + 6;
       const spots = [[x + 13, y - 12, "start"], [x - 13, y - 12, "end"],
                      [x - w / 2, y + 12, "start"], [x - w / 2, y - 38, "start"],
                      [x + 13, y + 6, "start"], [x - 13, y + 6, "end"],
@@ -104,6 +104,15 @@ function drawMap(city, bounds, width, height, stateOf, title, labelled) {
         const x0 = s[2] === "end" ? s[0] - w : s[0];
         const b = [x0, s[1], x0 + w, s[1] + 26];
         if (free(b)) { spot = s; box = b; break; }
+      }
+      if (!box) {  // everything overlaps something: at least stay inside the map
+        for (const s of spots) {
+          const x0 = s[2] === "end" ? s[0] - w : s[0];
+          const b = [x0, s[1], x0 + w, s[1] + 26];
+          if (b[0] >= 0 && b[2] <= width && b[1] >= 18 && b[3] <= height) {
+            spot = s; box = b; break;
+          }
+        }
       }
       if (!box) {
         const x0 = spot[2] === "end" ? spot[0] - w : spot[0];

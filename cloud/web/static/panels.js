@@ -155,6 +155,7 @@ async function openEvidence(host, v, onDone) {
                                "data-image": e.image_id }));
     } catch (err) { fig.append(refused(err)); }
   }
+  dialog.dataset.loaded = "true";  // every image asked for has answered
 }
 
 export async function renderViolations(host) {
