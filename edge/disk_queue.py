@@ -13,11 +13,17 @@ bound the configured policy decides, and every drop is counted and logged:
 - ``drop_oldest``: the oldest queued messages make room (the newest data is the
   most useful to an operator; the default);
 - ``drop_newest``: the new message is refused and the backlog kept intact.
+
+One process at a time owns a queue file (an exclusive lock on ``<file>.lock``): two
+agents started with the same config would otherwise send and delete each other's
+messages.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -85,6 +91,7 @@ class DiskQueue:
         self.synchronous = synchronous
         self.dropped = 0
         self._db: sqlite3.Connection | None = None
+        self._owner_fd: int | None = None
         self._lock = threading.Lock()
         self._count = 0
         self._bytes = 0
@@ -93,8 +100,8 @@ class DiskQueue:
 
     def open(self) -> DiskQueue:
         """Open (or create) the queue file and count what an earlier run left in it."""
+        self._take_ownership()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -102,12 +109,33 @@ class DiskQueue:
             count, size = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
         except (sqlite3.Error, OSError) as exc:
+            self._release_ownership()
             raise QueueError(f"{self.path}: cannot open the disk queue: {exc}") from exc
         self._db, self._count, self._bytes = db, int(count), int(size)
         if count:
             logger.info("disk queue %s: %d messages (%d bytes) left from an earlier run",
                         self.path, count, size)
         return self
+
+    def _take_ownership(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise QueueError(f"{self.path}: cannot open the disk queue: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise QueueError(f"{self.path}: the disk queue is in use by another process "
+                             f"(is another agent running with this config?)") from exc
+        self._owner_fd = fd
+
+    def _release_ownership(self) -> None:
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)  # closing the descriptor releases the lock
+            self._owner_fd = None
 
     @property
     def is_open(self) -> bool:
@@ -119,6 +147,7 @@ class DiskQueue:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            self._release_ownership()
 
     def __enter__(self) -> DiskQueue:
         return self.open()

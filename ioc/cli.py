@@ -11,9 +11,6 @@ from collections.abc import Sequence
 from ioc import __version__
 from ioc.commands import COMMAND_MODULES
 
-#: Commands registered here until ``ioc.commands.COMMAND_MODULES`` lists them.
-EXTRA_COMMAND_MODULES: tuple[str, ...] = ("ioc.commands.provision", "ioc.commands.devices")
-
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every subcommand registered."""
@@ -26,14 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in dict.fromkeys((*COMMAND_MODULES, *EXTRA_COMMAND_MODULES)):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command whose module is not written yet
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -12,4 +12,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ioc.commands.broker",
     "ioc.commands.models",
     "ioc.commands.cloud",
+    "ioc.commands.provision",
+    "ioc.commands.devices",
 )

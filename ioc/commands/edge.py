@@ -84,23 +84,19 @@ def run(args: argparse.Namespace) -> int:
 
 def run_sensor(args: argparse.Namespace) -> int:
     from edge.config import load_sensor_config
-    from edge.drivers.registry import make_driver
-    from edge.publisher import MqttPublisher
     from edge.sensor_agent import SensorAgent
     from ioc import __version__
     from ioc.config import ConfigError
 
     try:
         cfg = load_sensor_config(args.config)
-        address = cfg.broker.address()
-    except (ConfigError, ValueError) as exc:
+        agent = SensorAgent.from_config(cfg, agent_version=__version__)
+    except ConfigError as exc:  # names the file itself
+        print(exc)
+        return 1
+    except ValueError as exc:
         print(f"{args.config}: {exc}")
         return 1
-    queue = cfg.queue.build() if cfg.queue is not None else None
-    agent = SensorAgent(cfg.site, cfg.device, make_driver(cfg),
-                        MqttPublisher(address, cfg.site, cfg.device, agent_version=__version__,
-                                      queue=queue),
-                        poll_interval_s=cfg.poll_interval_s, heartbeat_s=cfg.heartbeat_s)
     _on_signals(agent.request_stop)
     agent.start()
     try:

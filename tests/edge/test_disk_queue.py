@@ -110,3 +110,14 @@ def test_every_committed_put_survives_sigkill(tmp_path: Path) -> None:
     with DiskQueue(path) as q:
         msgs = q.peek(limit=1000)
     assert [m.payload for m in msgs] == [b"payload %d" % i for i in range(200)]
+
+
+def test_one_process_at_a_time_owns_a_queue_file(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    first = DiskQueue(path).open()
+    first.put("t", b"a")
+    with pytest.raises(QueueError, match=r"q\.sqlite: the disk queue is in use by another"):
+        DiskQueue(path).open()
+    first.close()
+    with DiskQueue(path) as second:  # the owner closed: the next agent takes over
+        assert [m.payload for m in second.peek()] == [b"a"]
