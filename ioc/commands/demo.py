@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="run the whole city simulated end to end (2025-11-03)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=60.0,
-                   help="wall-clock seconds to run (default 60)")
+                   help="wall-clock seconds to run (default 60; Ctrl-C ends it early, with"
+                        " the summary)")
     p.add_argument("--speed", type=float, default=None,
                    help="scenario seconds per real second (default: fit the scenario into"
                         " the duration)")
@@ -65,9 +66,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    metavar=f"0..{len(CAMERAS)}",
                    help="camera gateways on simulated junctions (default 1; each runs ONNX"
                         " detection and plate reading on the CPU)")
-    p.add_argument("--camera-fps", type=float, default=5.0,
+    p.add_argument("--camera-fps", type=_fps, default=5.0,
                    help="frames per second of each camera (default 5)")
     p.set_defaults(func=run)
+
+
+def _fps(text: str) -> float:
+    """A camera frame rate: a number in (0, 60]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"{value:g} is not within (0, 60] frames/s")
+    return value
 
 
 @dataclass
