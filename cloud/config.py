@@ -160,6 +160,9 @@ class MqttNotifyConfig(StrictModel):
     username: str | None = None
     password_env: EnvName | None = None
     password_file: Path | None = None
+    #: the CA that signed the broker's certificate: connect with TLS (the port is then
+    #: the broker's TLS listener, often 8883)
+    tls_ca_file: Path | None = None
     timeout_s: float = Field(default=5.0, gt=0, le=120)
     filter: AlertFilterConfig = AlertFilterConfig()
 

@@ -23,7 +23,8 @@ def notifiers_from_config(cfg: NotifyConfig) -> list[Notifier]:
                                    f"notify.mqtt.{m.name}.password")
                     if m.password_env or m.password_file else None)
         out.append(MqttNotifier(m.name, m.host, m.port, filter=AlertFilter.from_config(m.filter),
-                                username=m.username, password=password, timeout_s=m.timeout_s))
+                                username=m.username, password=password, timeout_s=m.timeout_s,
+                                tls_ca_file=m.tls_ca_file))
     for t in cfg.text:
         token = (resolve_secret(t.token_env, t.token_file, f"notify.text.{t.name}.token")
                  if t.token_env or t.token_file else None)

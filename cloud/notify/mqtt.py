@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -26,7 +27,8 @@ class MqttNotifier:
 
     def __init__(self, name: str, host: str, port: int = 1883, *,
                  filter: AlertFilter | None = None, username: str | None = None,
-                 password: str | None = None, timeout_s: float = 5.0) -> None:
+                 password: str | None = None, timeout_s: float = 5.0,
+                 tls_ca_file: Path | None = None) -> None:
         self.name = name
         self.host = host
         self.port = port
@@ -34,6 +36,7 @@ class MqttNotifier:
         self.username = username
         self.password = password
         self.timeout_s = timeout_s
+        self.tls_ca_file = tls_ca_file
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
 
@@ -58,6 +61,12 @@ class MqttNotifier:
                              client_id=f"ioc-cloud-notify-{self.name}")
         if self.username is not None:
             client.username_pw_set(self.username, self.password)
+        if self.tls_ca_file is not None:
+            try:
+                client.tls_set(ca_certs=str(self.tls_ca_file))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"notifier {self.name}: tls_ca_file {self.tls_ca_file}: "
+                                 f"{exc}") from exc
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.reconnect_delay_set(1, 30)

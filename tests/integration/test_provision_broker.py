@@ -234,3 +234,53 @@ def test_the_gateway_publisher_over_tls_with_its_credentials(setup: Setup) -> No
     states = [decode(t, p) for t, p in watcher.messages]
     assert [s.state for s in states if isinstance(s, DeviceStatus)] == ["online", "offline"]
     watcher.close()
+
+
+def test_the_cloud_notifier_publishes_over_tls_with_an_account(setup: Setup) -> None:
+    from cloud.notify.mqtt import MqttNotifier
+    from ioc.contract import Alert, AlertStatus, Severity, decode_any
+
+    cloud = _as(setup, "cloud")
+    cloud.client.subscribe(Topics.alerts("hue"), qos=1)
+    assert cloud.wait(lambda r: r.granted)
+    now = datetime.now(UTC)
+    alert = Alert(id="c1", site="hue", device="stream", ts=now, alert_id="a1",
+                  status=AlertStatus.RAISED, category="weather", subcategory="flood",
+                  severity=Severity.MEDIUM, station="kimlong", since=now)
+    notifier = MqttNotifier("city", "127.0.0.1", setup.broker.tls_port, username="stream",
+                            password=setup.creds["stream"].password, tls_ca_file=setup.ca,
+                            timeout_s=5)
+    notifier.start()
+    try:
+        notifier.send(alert)
+    finally:
+        notifier.stop()
+    assert cloud.wait(lambda r: r.messages)
+    topic, payload = cloud.messages[0]
+    assert decode_any(topic, payload) == alert
+    cloud.close()
+
+
+# paho's loop leaves the socket of a failed TLS handshake to the garbage collector
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_the_cloud_notifier_refuses_a_broker_signed_by_another_ca(setup: Setup,
+                                                                   tmp_path: Path) -> None:
+    from cloud.notify.base import DeliveryError
+    from cloud.notify.mqtt import MqttNotifier
+    from ioc.contract import Alert, AlertStatus, Severity
+
+    other = make_server_cert(tmp_path / "other-ca", ["localhost"])
+    now = datetime.now(UTC)
+    alert = Alert(id="c2", site="hue", device="stream", ts=now, alert_id="a2",
+                  status=AlertStatus.RAISED, category="weather", subcategory="flood",
+                  severity=Severity.MEDIUM, since=now)
+    notifier = MqttNotifier("city", "127.0.0.1", setup.broker.tls_port, username="stream",
+                            password=setup.creds["stream"].password,
+                            tls_ca_file=other.ca_cert, timeout_s=2)
+    notifier.start()
+    try:
+        with pytest.raises(DeliveryError, match="not connected"):
+            notifier.send(alert)
+    finally:
+        notifier.stop()
