@@ -177,29 +177,31 @@ class EventKpis:
 
     def uptime(self, lo: int | None, hi: int | None, *, now_ns: int,
                bucket_s: int = 60) -> list[Uptime]:
-        """Uptime of every registered device (see the module doc)."""
+        """Uptime of every registered device (see the module doc). Two grouped queries,
+        whatever the number of devices: a device has no heartbeat before its first, so
+        counting buckets from ``lo`` counts them from ``max(lo, first)``."""
         bucket = bucket_s * 10**9
         end = now_ns if hi is None else min(hi, now_ns)
-        devices = self.db.query(
-            "SELECT d.site, d.device, CASE WHEN d.fps IS NULL THEN 'sensor' ELSE 'camera' END,"
-            " (SELECT min(e.ts_ns) FROM events e WHERE e.kind = 'heartbeat'"
-            "  AND e.site = d.site AND e.device = d.device)"
-            " FROM devices d ORDER BY d.site, d.device")
+        first = {(s, d): int(t) for s, d, t in self.db.query(
+            "SELECT site, device, min(ts_ns) FROM events WHERE kind = 'heartbeat'"
+            " GROUP BY site, device")}
+        where, args = _window("ts_ns", lo, end)
+        up = {(s, d): int(n) for s, d, n in self.db.query(
+            "SELECT site, device, count(DISTINCT ts_ns / ?) FROM events"
+            f" WHERE kind = 'heartbeat' AND {_and(where)} GROUP BY site, device",
+            [bucket, *args])}
         out: list[Uptime] = []
-        for site, device, kind, first in devices:
-            if first is None:
+        for site, device, kind in self.db.query(
+                "SELECT site, device, CASE WHEN fps IS NULL THEN 'sensor' ELSE 'camera' END"
+                " FROM devices ORDER BY site, device"):
+            start = first.get((site, device))
+            if start is not None and lo is not None:
+                start = max(lo, start)
+            if start is None or start >= end:
                 out.append(Uptime(site, device, kind, 0, 0))
                 continue
-            start = int(first) if lo is None else max(lo, int(first))
-            if start >= end:
-                out.append(Uptime(site, device, kind, 0, 0))
-                continue
-            up = self.db.query(
-                "SELECT count(DISTINCT ts_ns / ?) FROM events WHERE kind = 'heartbeat'"
-                " AND site = ? AND device = ? AND ts_ns >= ? AND ts_ns < ?",
-                (bucket, site, device, start, end))[0][0]
             buckets = (end - 1) // bucket - start // bucket + 1
-            out.append(Uptime(site, device, kind, int(up), int(buckets)))
+            out.append(Uptime(site, device, kind, up.get((site, device), 0), int(buckets)))
         return out
 
     def alerts(self, lo: int | None, hi: int | None,
