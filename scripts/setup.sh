@@ -15,6 +15,9 @@ fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
+if ! command -v openssl >/dev/null 2>&1; then  # ioc provision tls: the local CA
+  need_apt+=(openssl)
+fi
 if [ ! -x /usr/bin/chromium ]; then  # the IOC page's browser test (headless)
   need_apt+=(chromium)
 fi
