@@ -37,7 +37,7 @@ from stream.config import StreamConfig
 from stream.counters import FlowCounters
 from stream.influx import InfluxSink
 from stream.mqtt_source import MqttMessage, MqttSource
-from stream.route import Router, is_keyed
+from stream.route import Routed, Router, is_keyed
 from stream.rules_config import load_rules
 from stream.sinks import MqttPublishSink, OutSink, StoreSink
 from stream.station import StationProcessor, StationState
@@ -77,7 +77,8 @@ class KeyLogic(StatefulBatchLogic[object, object, bytes]):
     def on_batch(self, values: list[object]) -> tuple[list[object], bool]:
         out: list[object] = []
         state = self.state
-        for item in values:
+        for value in values:
+            item = value.event if type(value) is Routed else value
             if isinstance(item, VehicleTrack | Violation):
                 state, produced = self.camera(state, item)  # type: ignore[arg-type]
             else:

@@ -25,22 +25,27 @@ class RateOfRise:
         """Add a reading; return the rate of rise at ``ts`` in m/h, or None without history
         (or when the reading is one already added)."""
         t = ts.timestamp()
-        i = bisect.bisect_left(self.times, t)
-        if i < len(self.times) and self.times[i] == t:
-            if self.values[i] == value:
-                # The same reading again (at-least-once delivery): its rate was given
-                # already, and history it needed may since have been pruned.
-                return None
-            self.values[i] = value  # a corrected value for the same instant
+        times, values = self.times, self.values
+        if not times or t > times[-1]:  # the usual case: the newest reading
+            times.append(t)
+            values.append(value)
         else:
-            self.times.insert(i, t)
-            self.values.insert(i, value)
+            i = bisect.bisect_left(times, t)
+            if i < len(times) and times[i] == t:
+                if values[i] == value:
+                    # The same reading again (at-least-once delivery): its rate was given
+                    # already, and history it needed may since have been pruned.
+                    return None
+                values[i] = value  # a corrected value for the same instant
+            else:
+                times.insert(i, t)
+                values.insert(i, value)
         rate = self.rate_at(t)
-        keep_from = self.times[-1] - 3 * self.window.total_seconds()
-        cut = bisect.bisect_left(self.times, keep_from)
-        if cut:
-            del self.times[:cut]
-            del self.values[:cut]
+        keep_from = times[-1] - 3 * self.window.total_seconds()
+        if times[0] < keep_from:
+            cut = bisect.bisect_left(times, keep_from)
+            del times[:cut]
+            del values[:cut]
         return rate
 
     def _level_at(self, t: float) -> float:

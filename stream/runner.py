@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -111,6 +112,16 @@ class StreamRunner:
             raise RuntimeError(f"dataflow failed: {self.error}") from self.error
 
 
+def tune_gc() -> None:
+    """Garbage collection for a long-running flow: what start-up made (modules, config,
+    rules) is frozen out of every collection, and the young generation is collected
+    every 20,000 allocations instead of 700. A reading allocates dozens of short-lived
+    objects that reference counting frees anyway; scanning for cycles that often cost
+    the flood benchmark ~5 % of its time."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def run_foreground(config: StreamConfig, *, workers: int = 1, process_id: int | None = None,
                    addresses: list[str] | None = None) -> int:
     """Run the flow until SIGINT or SIGTERM, then drain and exit."""
@@ -125,6 +136,7 @@ def run_foreground(config: StreamConfig, *, workers: int = 1, process_id: int | 
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    tune_gc()
     runner.start()
     logger.warning("stream running: mqtt %s:%s, site %s, %d worker(s), process %s of %s,"
                    " recovery %s", config.mqtt.host, config.mqtt.port, config.site, workers,

@@ -92,17 +92,18 @@ class DbEventStore:
             if not new:
                 return 0
             first = next_seq(tx, len(new))
+            bodies = [encode(e) for e in new]
             tx.many(
                 "INSERT INTO events (id, kind, site, device, ts_ns, subject, stored_seq, body)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 [(e.id, KIND_OF[type(e)], e.site, e.device, to_ns(e.ts),
-                  e.alert_id if isinstance(e, Alert) else None, first + i, encode(e))
+                  e.alert_id if isinstance(e, Alert) else None, first + i, bodies[i])
                  for i, e in enumerate(new)],
             )
-            self._index(tx, new, first)
+            self._index(tx, new, first, bodies)
             return len(new)
 
-    def _index(self, tx: Tx, new: list[Event], first: int) -> None:
+    def _index(self, tx: Tx, new: list[Event], first: int, bodies: list[bytes]) -> None:
         """Fill the dedicated tables from the events that were new."""
         plates = [e for e in new if isinstance(e, PlateRead)]
         tx.many(
@@ -125,9 +126,9 @@ class DbEventStore:
                           for i in e.evidence]))
              for e in new if isinstance(e, Violation)],
         )
-        for i, e in enumerate(new):
-            if isinstance(e, Alert):
-                _put_alert(tx, e, first + i)
+        alerts = [(e, first + i, bodies[i]) for i, e in enumerate(new) if isinstance(e, Alert)]
+        if alerts:
+            _put_alerts(tx, alerts)
         _put_devices(tx, new)
 
 
@@ -162,18 +163,29 @@ class DbEventStore:
         self.db.close()
 
 
-def _put_alert(tx: Tx, a: Alert, seq: int) -> None:
-    plate = normalise(a.plate) if a.plate else None
-    tx.run(
+def _put_alerts(tx: Tx, alerts: list[tuple[Alert, int, bytes]]) -> None:
+    """Every change in ``alert_changes``, and each alert's latest state in ``alert_state``
+    (one statement per table for the whole batch, rows in the order given)."""
+    changes = []
+    states = []
+    for a, seq, body in alerts:
+        plate = normalise(a.plate) if a.plate else None
+        ts_ns = to_ns(a.ts)
+        changes.append((a.id, seq, a.alert_id, ts_ns, a.status.value, a.category,
+                        a.subcategory, a.severity.value, a.audience, a.station, plate,
+                        a.reading_id, body))
+        states.append((a.alert_id, a.site, a.device, a.category, a.subcategory,
+                       a.severity.value, a.audience, a.station, plate, a.status.value,
+                       a.level, a.description, to_ns(a.since), ts_ns, seq, a.id))
+    tx.many(
         "INSERT INTO alert_changes (id, stored_seq, alert_id, ts_ns, status, category,"
         " subcategory, severity, audience, station, plate, reading_id, body)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (a.id, seq, a.alert_id, to_ns(a.ts), a.status.value, a.category, a.subcategory,
-         a.severity.value, a.audience, a.station, plate, a.reading_id, encode(a)),
+        changes,
     )
     # An older change that arrives late is kept in alert_changes but does not
     # overwrite the newer state (ties go to the one stored last).
-    tx.run(
+    tx.many(
         "INSERT INTO alert_state (alert_id, site, device, category, subcategory, severity,"
         " audience, station, plate, status, level, description, since_ns, last_ts_ns, last_seq,"
         " last_change_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -183,9 +195,7 @@ def _put_alert(tx: Tx, a: Alert, seq: int) -> None:
         " last_ts_ns = excluded.last_ts_ns, last_seq = excluded.last_seq,"
         " last_change_id = excluded.last_change_id"
         " WHERE excluded.last_ts_ns >= alert_state.last_ts_ns",
-        (a.alert_id, a.site, a.device, a.category, a.subcategory, a.severity.value, a.audience,
-         a.station, plate, a.status.value, a.level, a.description, to_ns(a.since), to_ns(a.ts),
-         seq, a.id),
+        states,
     )
 
 
