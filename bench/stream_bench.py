@@ -8,7 +8,9 @@ addresses, one worker each, stores per process). The input is split by device, a
 sticky broker would; the keyed step still sends about half the readings to the other
 process (Bytewax routes keys by its own hash), as it does with a shared subscription.
 The input never waits on a broker, so the ratio is the dataflow's own scale-out, bounded
-by the cores the machine gives it (printed: CPU seconds per process and the load average).
+by the cores the machine gives it: printed are CPU seconds per process, the load average,
+and, as the ceiling, two independent processes that each run the flow on half the gauges
+(no cluster, nothing exchanged).
 Baseline in the same run: ``json.loads`` of the same messages.
 
     .venv/bin/python bench/stream_bench.py            # 100,000 readings
@@ -83,11 +85,14 @@ class _Part(StatefulSourcePartition[MqttMessage, int]):
 class MemorySource(FixedPartitionedSource[MqttMessage, int]):
     """Messages split into partitions by device (as a sticky broker would)."""
 
-    def __init__(self, msgs: list[MqttMessage], partitions: int) -> None:
+    def __init__(self, msgs: list[MqttMessage], partitions: int, only: str | None = None
+                 ) -> None:
         self.parts = {f"p{i}": [] for i in range(partitions)}  # type: dict[str, list]
         for m in msgs:
             device = m.topic.split("/")[3]
             self.parts[f"p{zlib.adler32(device.encode()) % partitions}"].append(m)
+        if only is not None:  # one partition only: an independent process (no cluster)
+            self.parts = {only: self.parts[only]}
 
     def list_parts(self) -> list[str]:
         return list(self.parts)
@@ -97,14 +102,15 @@ class MemorySource(FixedPartitionedSource[MqttMessage, int]):
 
 
 def _process(n: int, partitions: int, index: int, addresses: list[str] | None, workdir: str,
-             port: int, result: mp.Queue) -> None:
+             port: int, result: mp.Queue, independent: bool) -> None:
     config = load_config().model_copy(update={"rules": ROOT / "bench/peers/rules.yaml"})
     config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"port": port})})
     d = Path(workdir)
     io = FlowIO(timeseries=SqliteTimeSeriesStore(d / f"ts-{index}.sqlite"),
                 events=SqliteEventStore(d / f"events-{index}.sqlite"),
                 ready=threading.Event(), stop=threading.Event(), watchlist=None,
-                source=MemorySource(messages(n), partitions))
+                source=MemorySource(messages(n), partitions,
+                                    only=f"p{index}" if independent else None))
     flow = build_flow(config, io)
     tune_gc()  # as the service does
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -115,11 +121,13 @@ def _process(n: int, partitions: int, index: int, addresses: list[str] | None, w
     result.put((index, (FIRST_BATCH[0], time.time()), io.counters.snapshot(), cpu))
 
 
-def run(n: int, processes: int, port: int) -> tuple[float, dict[str, int], list[float]]:
-    """Wall time for the flow over n readings with ``processes`` processes."""
+def run(n: int, processes: int, port: int, *, independent: bool = False
+        ) -> tuple[float, dict[str, int], list[float]]:
+    """Wall time for the flow over n readings with ``processes`` processes (a cluster, or
+    with ``independent`` separate dataflows each given its share of the gauges)."""
     with tempfile.TemporaryDirectory() as workdir:
         addresses = None
-        if processes > 1:
+        if processes > 1 and not independent:
             socks = [socket.socket() for _ in range(processes)]
             for s in socks:
                 s.bind(("127.0.0.1", 0))
@@ -129,7 +137,7 @@ def run(n: int, processes: int, port: int) -> tuple[float, dict[str, int], list[
         ctx = mp.get_context("spawn")
         result: mp.Queue = ctx.Queue()
         procs = [ctx.Process(target=_process, args=(n, processes, i, addresses, workdir, port,
-                                                    result)) for i in range(processes)]
+                                                    result, independent)) for i in range(processes)]
         for p in procs:
             p.start()
         outs = [result.get(timeout=600) for _ in procs]
@@ -160,9 +168,10 @@ def main() -> None:
             load = os.getloadavg()[0]
             one, c1, cpu1 = run(a.n, 1, broker.port)
             two, c2, cpu2 = run(a.n, 2, broker.port)
+            ind, c3, cpu3 = run(a.n, 2, broker.port, independent=True)
         finally:
             broker.stop()
-    for name, counters in (("1 process", c1), ("2 processes", c2)):
+    for name, counters in (("1 process", c1), ("2 processes", c2), ("2 independent", c3)):
         assert counters.get("in.reading") == a.n, (name, counters)
     print(f"{a.n} readings, 100 gauges, 10 % crossing 3.5 m; full flow with SQLite stores")
     print(f"baseline json.loads          {base:>10,.0f} msg/s")
@@ -172,6 +181,10 @@ def main() -> None:
     print(f"flow, 2 processes (cluster)  {a.n / two:>10,.0f} msg/s  ({two:.1f} s wall,"
           f" {c2.get('out.alert', 0)} alert changes, {sum(cpu2) / a.n * 1e6:.0f} us CPU"
           f" per reading)  = {one / two:.2f}x one process")
+    print(f"2 independent processes      {a.n / ind:>10,.0f} msg/s  ({ind:.1f} s wall,"
+          f" {c3.get('out.alert', 0)} alert changes, {sum(cpu3) / a.n * 1e6:.0f} us CPU"
+          f" per reading)  = {one / ind:.2f}x one process: what this machine gives two"
+          " processes that share nothing")
     print(f"CPU seconds per process: 1 process {cpu1[0]:.1f}; cluster "
           + " + ".join(f"{c:.1f}" for c in cpu2)
           + f" (CPU-bound when close to the wall time); {os.cpu_count()} cores,"

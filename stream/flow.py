@@ -19,10 +19,12 @@ nothing.
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -40,7 +42,7 @@ from stream.mqtt_source import MqttMessage, MqttSource
 from stream.route import Routed, Router, is_keyed
 from stream.rules_config import load_rules
 from stream.sinks import MqttPublishSink, OutSink, StoreSink
-from stream.station import StationProcessor, StationState
+from stream.station import StationProcessor, StationState, Tick
 from stream.watchlist import WatchlistMatcher, WatchlistSource
 
 
@@ -64,8 +66,11 @@ class KeyLogic(StatefulBatchLogic[object, object, bytes]):
     (:class:`~stream.station.StationProcessor`), camera keys vehicle passes and
     violations (:class:`~stream.camera.CameraProcessor`); keys never mix the two.
 
-    Snapshots are the pickled state (a copy that later batches cannot change), taken
-    only when the flow runs with recovery; without it there is nothing to resume."""
+    Each value is ``(router, items)``: the key's items from one input batch of one worker
+    (see :class:`stream.route.Router`); one worker's items are processed in its order,
+    several workers' are merged by event time. Snapshots are the pickled state (a copy that later
+    batches cannot change), taken only when the flow runs with recovery; without it
+    there is nothing to resume."""
 
     def __init__(self, station: StationProcessor, camera: CameraProcessor,
                  state: StationState | CameraState | None, snapshots: bool) -> None:
@@ -77,12 +82,25 @@ class KeyLogic(StatefulBatchLogic[object, object, bytes]):
     def on_batch(self, values: list[object]) -> tuple[list[object], bool]:
         out: list[object] = []
         state = self.state
-        for value in values:
+        # the key's items of each input batch as (router, items) (stream.route)
+        if len(values) == 1:
+            items = values[0][1]  # type: ignore[index]
+        else:
+            by_router: dict[int, list[object]] = {}
+            for router, group in values:  # type: ignore[misc]
+                by_router.setdefault(router, []).extend(group)
+            if len(by_router) == 1:
+                items = next(iter(by_router.values()))
+            else:
+                # several workers' input (a shared subscription splits a station's
+                # readings between them): each one's order kept, merged in event time
+                items = list(heapq.merge(*by_router.values(), key=_event_time))
+        for value in items:
             item = value.event if type(value) is Routed else value
             if isinstance(item, VehicleTrack | Violation):
-                state, produced = self.camera(state, item)  # type: ignore[arg-type]
+                state, produced = self.camera(state, item)
             else:
-                state, produced = self.station(state, item)  # type: ignore[arg-type]
+                state, produced = self.station(state, item)
             out.extend(produced)
         self.state = state
         return out, StatefulBatchLogic.RETAIN
@@ -91,6 +109,13 @@ class KeyLogic(StatefulBatchLogic[object, object, bytes]):
         if not self.snapshots:
             return None
         return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _event_time(value: object) -> datetime:
+    """When an item of the keyed step happened (a tick: its watermark)."""
+    if type(value) is Routed:
+        return value.event.ts
+    return value.watermark if isinstance(value, Tick) else value.ts  # type: ignore[attr-defined]
 
 
 def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") -> Dataflow:

@@ -6,7 +6,7 @@ Bytewax read in one go and returns ``(key, item)`` pairs in the same order:
 - ``s:<site>/<station>``: a reading, for the keyed step's station state, and the
   event-time :class:`~stream.station.Tick` of every station when the city's clock moved;
 - ``c:<site>/<camera>``: a vehicle pass or a violation, for the camera's state;
-  (keyed events are wrapped in :class:`Routed`, cheap to send to another process);
+  (keyed events are wrapped in :class:`Routed`, cheap to send to another process)
 - ``""`` (:data:`UNKEYED`): everything stored as it is (plate reads, status,
   heartbeats, config acks), a police alert for a plate read that hits the watchlist
   (right after the read), and the dead letter of every message refused.
@@ -15,6 +15,10 @@ One call per batch instead of one per message per step, counters added once per
 batch, and the topic check cached per topic: the stream's per-message cost is what
 the decoding and the state machines need, not Bytewax's or this module's overhead.
 
+Keyed items are grouped per key and batch, so the keyed step and a cluster's exchange
+handle one element per key and batch rather than one per reading; an item crossing to
+another process travels as its raw message (:class:`Routed`).
+
 Decoding is :func:`ioc.contract.decode` exactly: the fast path decodes with the
 contract's own event types and only for a message it refuses asks
 :func:`~ioc.contract.decode` for the error, so reasons and codes are the contract's.
@@ -22,6 +26,7 @@ contract's own event types and only for a message it refuses asks
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -119,14 +124,19 @@ class Router:
         self.matcher = matcher
         self.ticker = Ticker(config)
         self.decode = FastDecoder()
+        self.token = random.getrandbits(63)  # tells this router's batches from others'
         self._now = now
 
     def _refuse(self, err: DecodeError, now: datetime) -> tuple[str, object]:
         return UNKEYED, err.to_deadletter(self.site, "decode", now)
 
     def __call__(self, messages: Sequence[MqttMessage]) -> list[tuple[str, object]]:
-        """``(key, item)`` for every message of the batch, in order."""
+        """``("", item)`` for every unkeyed item, then ``(key, (token, [items]))`` for
+        every key with its items of this batch in order (``token``: this router): one
+        element per key, not per reading, is what Bytewax routes (and pickles, to
+        another process of a cluster)."""
         out: list[tuple[str, object]] = []
+        groups: dict[str, list[object]] = {}  # key -> its items of this batch, in order
         counts: Counter[str] = Counter()
         now = self._now()
         latest = now + self.max_future
@@ -150,11 +160,17 @@ class Router:
             if isinstance(event, SensorReading):
                 counts["in.reading"] += 1
                 for key, item in ticker(event):
-                    out.append((STATION + key, Routed(event, msg.topic, msg.payload)
-                                if item is event else item))
+                    group = groups.get(key := STATION + key)
+                    if group is None:
+                        groups[key] = group = []
+                    group.append(Routed(event, msg.topic, msg.payload)
+                                 if item is event else item)
             elif isinstance(event, VehicleTrack | Violation):
                 counts[f"in.{KIND_OF[type(event)]}"] += 1
-                out.append((CAMERA + camera_key(event), Routed(event, msg.topic, msg.payload)))
+                group = groups.get(key := CAMERA + camera_key(event))
+                if group is None:
+                    groups[key] = group = []
+                group.append(Routed(event, msg.topic, msg.payload))
             else:
                 counts[f"in.{KIND_OF[type(event)]}"] += 1
                 out.append((UNKEYED, event))
@@ -163,6 +179,8 @@ class Router:
                     if hit is not None:
                         out.append((UNKEYED, hit))
         self.counters.add_many(counts)
+        token = self.token
+        out.extend((key, (token, group)) for key, group in groups.items())
         return out
 
 
