@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stream beside the peer systems, in one run of ../shared/bench-peers (same load
-# generator, same tuned Mosquitto). Results: bench/results/peers-latest.{txt,json}.
+# generator, same tuned Mosquitto). Results: bench/results/peers/latest.{txt,json}.
 #   bench/peers/run.sh                 # full run (~5 min)
 #   RUNS=1 N=20000 DURATION=3 bench/peers/run.sh   # smoke
 #   PARTITIONS=2 bench/peers/run.sh    # two MQTT partitions (two worker threads)
