@@ -66,11 +66,11 @@ class KeyLogic(StatefulBatchLogic[object, object, bytes]):
     (:class:`~stream.station.StationProcessor`), camera keys vehicle passes and
     violations (:class:`~stream.camera.CameraProcessor`); keys never mix the two.
 
-    Each value is ``(router, items)``: the key's items from one input batch of one worker
-    (see :class:`stream.route.Router`); one worker's items are processed in its order,
-    several workers' are merged by event time. Snapshots are the pickled state (a copy that later
-    batches cannot change), taken only when the flow runs with recovery; without it
-    there is nothing to resume."""
+    Each value is ``(router, items)``: the key's items from one input batch of one
+    worker (see :class:`stream.route.Router`); one worker's items are processed in its
+    order, several workers' are merged by event time. Snapshots are the pickled state (a
+    copy that later batches cannot change), taken only when the flow runs with recovery;
+    without it there is nothing to resume."""
 
     def __init__(self, station: StationProcessor, camera: CameraProcessor,
                  state: StationState | CameraState | None, snapshots: bool) -> None:
@@ -157,7 +157,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     op.output("out", everything, OutSink(
         MqttPublishSink(mqtt_cfg.host, mqtt_cfg.port, client_id=f"{mqtt_cfg.client_id}-out",
                         qos=mqtt_cfg.qos),
-        StoreSink(io.timeseries, io.events), counters))
+        StoreSink(io.timeseries, io.events, background=not snapshots), counters))
     if config.influx is not None:
         series = op.filter_map("series", everything, _series)
         op.output("influx", series, InfluxSink(config.influx, config.partitions))

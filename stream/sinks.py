@@ -8,8 +8,6 @@ after a crash publishes and stores the same things again, harmlessly."""
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
@@ -19,6 +17,7 @@ from cloud.stores.timeseries import Point, TimeSeriesStore
 from ioc.contract import KIND_OF, Aggregate, Alert, DeadLetter, Event, SensorReading, Topics, encode
 from stream.counters import FlowCounters
 from stream.mqtt_client import MqttPublisher
+from stream.store_writer import BackgroundWriter
 
 logger = logging.getLogger(__name__)
 
@@ -55,63 +54,23 @@ def to_row(event: SensorReading | Aggregate) -> tuple[str, str, int, str]:
             f'{{"value":{float(event.value)!r},"samples":{event.samples}}}')
 
 
-class Checkpointer:
-    """Checkpoints SQLite stores from a thread of its own, every ``interval_s``.
-
-    A SQLite writer otherwise checkpoints in the commit that takes the WAL past 1000
-    pages: copying pages and an fsync, tens of milliseconds the dataflow would spend
-    inside a sink instead of publishing the next alert. Stores opt in with
-    ``manual_checkpoints()`` (called in the writer's thread) and ``checkpoint()``."""
-
-    def __init__(self, stores: list[Any], interval_s: float = 0.5) -> None:
-        self.stores = [s for s in stores if hasattr(s, "checkpoint")]
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Turn the writer's own checkpoints off (this thread) and start checkpointing."""
-        if not self.stores:
-            return
-        for store in self.stores:
-            store.manual_checkpoints()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._checkpoint()
-        self._checkpoint()
-        for store in self.stores:  # this thread's connections
-            store.close()
-
-    def _checkpoint(self) -> None:
-        for store in self.stores:
-            try:
-                store.checkpoint()
-            except Exception as exc:  # busy or gone: the next round tries again
-                logger.warning("checkpoint of %s failed: %s",
-                               getattr(store, "path", store), exc)
-
-    def stop(self) -> None:
-        """A last checkpoint, then the thread ends."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-
-
 class _StorePartition(StatelessSinkPartition[Event]):
-    def __init__(self, timeseries: TimeSeriesStore, events: EventStore) -> None:
+    def __init__(self, timeseries: TimeSeriesStore, events: EventStore,
+                 background: bool = False) -> None:
         self._ts = timeseries
         self._events = events
         self._rows = getattr(timeseries, "write_rows", None)
-        self._checkpoints: Checkpointer | None = None
+        self._writer = BackgroundWriter(self._write, self._close_stores) if background else None
+        if self._writer is not None:
+            self._writer.start()
 
     def write_batch(self, items: list[Event]) -> None:
-        if self._checkpoints is None:  # in the writing thread: its connections opt out
-            self._checkpoints = Checkpointer([self._ts, getattr(self._events, "db", None)])
-            self._checkpoints.start()
+        if self._writer is not None:
+            self._writer.submit(items)
+            return
+        self._write(items)
+
+    def _write(self, items: list[Event]) -> None:
         series: list[SensorReading | Aggregate] = []
         others: list[Event] = []
         for e in items:
@@ -124,22 +83,32 @@ class _StorePartition(StatelessSinkPartition[Event]):
         if others:
             self._events.put(others)
 
-    def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.stop()
+    def _close_stores(self) -> None:
         self._ts.close()
         self._events.close()
 
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()  # writes what it holds, closes its connections
+        self._close_stores()
+
 
 class StoreSink(DynamicSink[Event]):
-    """Readings and aggregates to the time-series store; every other event to the event store."""
+    """Readings and aggregates to the time-series store; every other event to the event store.
 
-    def __init__(self, timeseries: TimeSeriesStore, events: EventStore) -> None:
+    ``background``: written by a thread of their own in larger transactions
+    (:class:`stream.store_writer.BackgroundWriter`), for a flow without recovery; with
+    recovery every batch is committed before the sink returns, so an epoch Bytewax
+    commits is in the stores."""
+
+    def __init__(self, timeseries: TimeSeriesStore, events: EventStore, *,
+                 background: bool = False) -> None:
         self.timeseries = timeseries
         self.events = events
+        self.background = background
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _StorePartition:
-        return _StorePartition(self.timeseries, self.events)
+        return _StorePartition(self.timeseries, self.events, self.background)
 
 
 class _PublishPartition(StatelessSinkPartition[Event]):

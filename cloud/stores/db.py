@@ -182,15 +182,6 @@ class SqliteDatabase:
                 raise
             conn.execute("COMMIT")
 
-    def manual_checkpoints(self) -> None:
-        """This thread's connection stops checkpointing the WAL in its commits; another
-        thread calls :meth:`checkpoint` (see ``SqliteTimeSeriesStore``)."""
-        self._conn().execute("PRAGMA wal_autocheckpoint=0")
-
-    def checkpoint(self) -> None:
-        """Copy the WAL into the file without blocking writers (PASSIVE)."""
-        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
     def close(self) -> None:
         self._conns.close()
 

@@ -94,16 +94,6 @@ class SqliteTimeSeriesStore:
                 rows,
             )
 
-    def manual_checkpoints(self) -> None:
-        """This thread's connection stops copying the WAL into the file by itself (SQLite
-        does it in the commit that crosses 1000 pages, fsync included); call
-        :meth:`checkpoint` from another thread instead, so a writer never waits on it."""
-        self._conn().execute("PRAGMA wal_autocheckpoint=0")
-
-    def checkpoint(self) -> None:
-        """Copy what the WAL holds into the file, without blocking writers (PASSIVE)."""
-        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
     def query(
         self,
         measurement: str,

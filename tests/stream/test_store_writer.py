@@ -1,0 +1,75 @@
+"""Store writing off the dataflow's thread: everything handed over is written, in few
+transactions, a failing write is retried rather than dropped, close writes what is held."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from stream.store_writer import BackgroundWriter
+
+
+class Recorder:
+    def __init__(self, fail_first: int = 0) -> None:
+        self.batches: list[list[int]] = []
+        self.fail_first = fail_first
+        self.closed_in: list[str] = []
+
+    def write(self, items: list[int]) -> None:
+        if self.fail_first:
+            self.fail_first -= 1
+            raise OSError("disk on fire")
+        self.batches.append(list(items))
+
+    def close(self) -> None:
+        self.closed_in.append(threading.current_thread().name)
+
+
+@pytest.mark.parametrize("fail_first", [0, 2])
+def test_everything_is_written_once_in_order_in_few_batches(fail_first: int) -> None:
+    rec = Recorder(fail_first)
+    writer = BackgroundWriter(rec.write, rec.close, interval_s=0.02)
+    writer.start()
+    for i in range(0, 1000, 10):
+        writer.submit(list(range(i, i + 10)))
+    writer.close()
+    written = [x for b in rec.batches for x in b]
+    assert written == list(range(1000))
+    assert len(rec.batches) < 100  # collected into rounds, not one write per submit
+    assert rec.closed_in == ["store-writer"]  # the writer's own connections
+
+
+def test_close_writes_what_is_held_without_waiting_a_round() -> None:
+    rec = Recorder()
+    writer = BackgroundWriter(rec.write, rec.close, interval_s=30.0)
+    writer.start()
+    writer.submit([1, 2, 3])
+    t = time.monotonic()
+    writer.close()
+    assert [x for b in rec.batches for x in b] == [1, 2, 3]
+    assert time.monotonic() - t < 29
+
+
+def test_submit_waits_when_too_much_is_held() -> None:
+    release = threading.Event()
+    written: list[int] = []
+
+    def slow(items: list[int]) -> None:
+        release.wait(5)
+        written.extend(items)
+
+    writer = BackgroundWriter(slow, lambda: None, interval_s=0.0, max_pending=5)
+    writer.start()
+    writer.submit([0])
+    time.sleep(0.05)  # the writer took [0] and is stuck writing it
+    writer.submit([1, 2, 3, 4, 5])
+    blocked = threading.Thread(target=writer.submit, args=([6],))
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # 5 held: waits instead of growing without bound
+    release.set()
+    blocked.join(5)
+    writer.close()
+    assert written == list(range(7))
