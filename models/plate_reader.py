@@ -1,9 +1,16 @@
 """Reading Vietnamese plates: crop, rectify, OCR, then normalise, correct and validate.
 
-OCR is rapidocr-onnxruntime (PP-OCR models shipped inside the wheel; offline).
-The fast path runs recognition only, line by line: the plate's aspect ratio says
-whether it has one line or two, and two-line plates are cut at the middle. When
-that does not give a valid plate, the full detector + recogniser runs once.
+OCR is rapidocr-onnxruntime's recogniser (PP-OCRv4, shipped inside the wheel;
+offline), run line by line: the plate's aspect ratio says whether it has one line
+or two, and two-line plates are cut at the middle. Its per-frame character
+probabilities are decoded **under the plate grammar** (:data:`LINE_TEMPLATES`:
+which positions hold digits and which letters, per vehicle kind and line) by a
+CTC Viterbi search, not greedily: a blurred ``G`` that the recogniser ranks just
+below ``0`` comes out as ``G`` in a letter position, where a fixed confusion table
+would say ``D``. Several reads of one vehicle (its best frames) vote character by
+character, weighted by those probabilities (:meth:`PlateReader.read_many`). A
+plate whose characters are not confident is not valid; then the full detector +
+recogniser may run once (``fallback_full_ocr``).
 """
 
 from __future__ import annotations
@@ -15,12 +22,109 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ioc.plates import PlateLayout, VehicleKind, correct, is_valid, kinds_for, normalise
+from ioc.plates import (
+    LETTERS,
+    PlateLayout,
+    VehicleKind,
+    correct,
+    is_valid,
+    kinds_for,
+    normalise,
+)
 
 logger = logging.getLogger(__name__)
 
 _MOTO_FIRST_LINE = re.compile(r"^\d{2}[-.]?[A-Z]{1,2}\d?$")
 _NOT_PLATE = re.compile(r"[^0-9A-ZĐ]")
+
+#: What each position of a plate line may hold: D digit, N digit 1-9, L series letter,
+#: R the literal R (``ioc.plates`` patterns, without separators).
+SLOTS = {"D": "0123456789", "N": "123456789", "L": LETTERS, "R": "R"}
+_CAR1 = ("DDLDDDDD", "DDLDDDD", "DDLLDDDDD", "DDLLDDDD", "DDRDDDDD", "DDRDDDD")
+_SERIAL = ("DDDDD", "DDDD")
+#: Line templates per (kind, layout): one tuple of alternatives per line, top first.
+LINE_TEMPLATES: dict[tuple[VehicleKind | None, PlateLayout], tuple[tuple[str, ...], ...]] = {
+    (VehicleKind.CAR, PlateLayout.ONE_LINE): (_CAR1,),
+    (VehicleKind.CAR, PlateLayout.TWO_LINE): (("DDL", "DDLL", "DDR"), _SERIAL),
+    (VehicleKind.MOTORBIKE, PlateLayout.TWO_LINE): (("DDLN", "DDLL"), _SERIAL),
+    (VehicleKind.MOTORBIKE, PlateLayout.ONE_LINE): (("DDLNDDDDD", "DDLLDDDDD", "DDLNDDDD",
+                                                     "DDLLDDDD"),),
+    (None, PlateLayout.ONE_LINE): (_CAR1,),
+    (None, PlateLayout.TWO_LINE): (("DDL", "DDLL", "DDR", "DDLN"), _SERIAL),
+}
+_NEG = -1e9
+
+
+def ctc_viterbi(logp: np.ndarray, blank: np.ndarray,
+                slots: list[np.ndarray]) -> tuple[float, list[np.ndarray]] | None:
+    """Best CTC alignment of a line whose positions hold the given character sets.
+
+    ``logp`` (T, C): log-probabilities per frame; ``blank`` (T,): log-probability of
+    "no character" (blank or a separator); ``slots``: per position, the indices of the
+    characters allowed there. As in CTC, two neighbouring positions holding the same
+    character need a blank between them. Returns the path's log-probability and, per
+    position, the log-probabilities of its allowed characters at the frames aligned
+    to it (max over those frames): the evidence a vote adds up. None when the line
+    has fewer frames than positions.
+    """
+    t_len, k_len = logp.shape[0], len(slots)
+    if t_len < k_len or k_len == 0:
+        return None
+    b = np.full(k_len + 1, _NEG)  # b[k]: blank after k positions
+    c = [np.full(len(x), _NEG) for x in slots]  # c[k][j]: position k shows its j-th character
+    b[0], c[0] = blank[0], logp[0, slots[0]].astype(np.float64)
+    back_b = np.full((t_len, k_len + 1), -1, dtype=np.int64)  # -1 stay, j: from char j before
+    back_c = [np.zeros((t_len, len(x)), dtype=np.int64) for x in slots]  # -1 stay, -2 blank
+    for t in range(1, t_len):
+        nb = np.empty_like(b)
+        nb[0] = b[0] + blank[t]
+        for k in range(1, k_len + 1):
+            j = int(np.argmax(c[k - 1]))
+            if c[k - 1][j] > b[k]:
+                nb[k], back_b[t, k] = c[k - 1][j] + blank[t], j
+            else:
+                nb[k], back_b[t, k] = b[k] + blank[t], -1
+        nc = []
+        for k, idx in enumerate(slots):
+            best, ptr = c[k].copy(), np.full(len(idx), -1, dtype=np.int64)
+            better = b[k] > best
+            best[better], ptr[better] = b[k], -2
+            if k > 0:  # straight from the previous position, if it shows another character
+                prev, pidx = c[k - 1], slots[k - 1]
+                order = np.argsort(-prev)[:2]
+                first = np.full(len(idx), order[0])
+                if len(order) > 1:
+                    first[pidx[order[0]] == idx] = order[1]
+                cand = prev[first]
+                cand[pidx[first] == idx] = _NEG
+                better = cand > best
+                best[better], ptr[better] = cand[better], first[better]
+            back_c[k][t] = ptr
+            nc.append(best + logp[t, idx])
+        b, c = nb, nc
+    # backtrack: state (is_blank, k, j)
+    last_c = int(np.argmax(c[-1]))
+    state = (False, k_len - 1, last_c) if c[-1][last_c] >= b[k_len] else (True, k_len, -1)
+    total = float(c[-1][last_c] if not state[0] else b[k_len])
+    if total <= _NEG / 2:
+        return None
+    frames: list[list[int]] = [[] for _ in slots]
+    for t in range(t_len - 1, -1, -1):
+        is_blank, k, j = state
+        if not is_blank:
+            frames[k].append(t)
+        if t == 0:
+            break
+        if is_blank:
+            ptr = int(back_b[t, k])
+            state = (True, k, -1) if ptr == -1 else (False, k - 1, ptr)
+        else:
+            ptr = int(back_c[k][t, j])
+            state = ((False, k, j) if ptr == -1 else (True, k, -1) if ptr == -2
+                     else (False, k - 1, ptr))
+    evidence = [logp[np.ix_(f, idx)].max(axis=0) if f else np.full(len(idx), np.log(1e-9))
+                for f, idx in zip(frames, slots, strict=True)]
+    return total, evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +153,14 @@ class PlateReaderConfig:
     threads: int = 2
     #: Stretch contrast and sharpen each line before recognition.
     enhance: bool = False  # measured: no gain on simulator plates
+    #: Recognise the colour channel (or grey) in which characters and background separate
+    #: best: under a red tail light the top line is dark red on pink, clear in green only.
+    best_channel: bool = True
+    #: Decode under the plate grammar (False: greedy text, then ``ioc.plates.correct``).
+    constrained: bool = True
+    #: A grammar-decoded plate is valid when the geometric mean probability of its
+    #: characters reaches this.
+    min_char_conf: float = 0.3
 
 
 def crop_plate(
@@ -99,6 +211,21 @@ def rectify(crop: np.ndarray) -> np.ndarray:
     return rotated[max(0, y1) : y1 + int(rh / 4) + 1, max(0, x1) : x1 + int(rw / 4) + 1]
 
 
+def best_channel(img: np.ndarray) -> np.ndarray:
+    """The single channel of a BGR line image (B, G, R or grey) whose two Otsu classes,
+    characters and background, are farthest apart for their spread."""
+    best, best_score = img[:, :, 1], -1.0
+    for ch in (*cv2.split(img), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)):
+        t, _ = cv2.threshold(ch, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        lo, hi = ch[ch <= t], ch[ch > t]
+        if not len(lo) or not len(hi):
+            continue
+        score = (float(hi.mean()) - float(lo.mean())) / (float(lo.std()) + float(hi.std()) + 1.0)
+        if score > best_score:
+            best, best_score = ch, score
+    return best
+
+
 def _guess_kind(lines: list[str]) -> VehicleKind | None:
     if len(lines) >= 2 and _MOTO_FIRST_LINE.match(lines[0].upper().replace(" ", "")):
         return VehicleKind.MOTORBIKE if "-" in lines[0] or "." in lines[0] else None
@@ -111,6 +238,9 @@ class PlateReader:
     def __init__(self, config: PlateReaderConfig | None = None) -> None:
         self.config = config or PlateReaderConfig()
         self._ocr: object | None = None
+        self._chars: list[str] = []
+        self._slot_idx: dict[str, np.ndarray] = {}
+        self._sep_idx = np.zeros(0, dtype=np.int64)
 
     def load(self) -> PlateReader:
         """Load the OCR models shipped with rapidocr-onnxruntime."""
@@ -123,6 +253,12 @@ class PlateReader:
             intra_op_num_threads=threads,
             inter_op_num_threads=1,
         )
+        chars = list(self._ocr.text_rec.postprocess_op.character)  # type: ignore[attr-defined]
+        where = {c: i for i, c in enumerate(chars)}
+        self._chars = chars
+        self._slot_idx = {k: np.array([where[c] for c in v], dtype=np.int64)
+                          for k, v in SLOTS.items()}
+        self._sep_idx = np.array([where[c] for c in "-.· " if c in where], dtype=np.int64)
         logger.info("plate OCR loaded (rapidocr-onnxruntime)")
         return self
 
@@ -143,17 +279,57 @@ class PlateReader:
 
     def read_crop(self, crop: np.ndarray, kind: VehicleKind | str | None = None) -> PlateRead:
         """Read a BGR crop holding one plate."""
-        k = VehicleKind(kind) if kind is not None else None
-        plate = rectify(crop)
+        return self.read_many([crop], kind)
+
+    def _layout(self, plate: np.ndarray, kind: VehicleKind | None) -> PlateLayout:
         h, w = plate.shape[:2]
-        layout = (
-            PlateLayout.ONE_LINE if w / max(h, 1) > self.config.two_line_max_aspect
-            else PlateLayout.TWO_LINE
-        )  # fmt: skip
-        if k is VehicleKind.MOTORBIKE:
-            layout = PlateLayout.TWO_LINE
+        if kind is VehicleKind.MOTORBIKE or w / max(h, 1) <= self.config.two_line_max_aspect:
+            return PlateLayout.TWO_LINE
+        return PlateLayout.ONE_LINE
+
+    def read_many(self, crops: list[np.ndarray],
+                  kind: VehicleKind | str | None = None) -> PlateRead:
+        """One reading of several crops of the same plate (a vehicle's best frames).
+
+        Each crop is rectified and recognised line by line; the crops of the layout
+        most of them show vote character by character: per line the template with
+        the largest summed path probability, per position the character with the
+        largest summed log-probability. Greedy mode (``constrained=False``) reads the
+        first crop only.
+        """
+        if not crops:
+            raise ValueError("read_many needs at least one crop")
+        k = VehicleKind(kind) if kind is not None else None
+        plates = [rectify(c) for c in crops]
+        layouts = [self._layout(pl, k) for pl in plates]
+        layout = max(set(layouts), key=layouts.count)
+        chosen = [pl for pl, lay in zip(plates, layouts, strict=True) if lay is layout]
+        if not self.config.constrained:
+            return self._greedy_read(chosen[0], layout, k)
+        probs = [self._line_logprobs(pl, layout) for pl in chosen]
+        read = self._vote(probs, layout, k)
+        if k is not VehicleKind.MOTORBIKE and read.confidence < 2 * self.config.min_char_conf:
+            # a car plate cropped with some of the car above it looks two-line: try the other
+            other = (PlateLayout.TWO_LINE if layout is PlateLayout.ONE_LINE
+                     else PlateLayout.ONE_LINE)
+            alt = self._vote([self._line_logprobs(pl, other) for pl in plates], other, k)
+            if alt.confidence > read.confidence:
+                read = alt
+        h = chosen[0].shape[0]
+        big_enough = h >= self.config.fallback_min_height
+        if not read.valid and self.config.fallback_full_ocr and big_enough:
+            full = self._full_ocr(chosen[0])
+            if full:
+                alt = self._finish(full, layout if len(full) == 1 else PlateLayout.TWO_LINE, k)
+                if alt.valid:
+                    return alt
+        return read
+
+    def _greedy_read(self, plate: np.ndarray, layout: PlateLayout,
+                     k: VehicleKind | None) -> PlateRead:
         lines = self._recognise_lines(plate, layout)
         read = self._finish(lines, layout, k)
+        h = plate.shape[0]
         big_enough = h >= self.config.fallback_min_height
         if not read.valid and self.config.fallback_full_ocr and big_enough:
             full = self._full_ocr(plate)
@@ -169,6 +345,8 @@ class PlateReader:
         out = cv2.resize(
             img, (max(8, round(img.shape[1] * scale)), lh), interpolation=cv2.INTER_CUBIC
         )
+        if self.config.best_channel:
+            out = cv2.cvtColor(best_channel(out), cv2.COLOR_GRAY2BGR)
         if self.config.enhance:
             grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
             grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX)
@@ -176,6 +354,82 @@ class PlateReader:
             grey = cv2.addWeighted(grey, 1.6, soft, -0.6, 0)
             out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
         return cv2.copyMakeBorder(out, 4, 4, 8, 8, cv2.BORDER_REPLICATE)
+
+    def _line_logprobs(self, plate: np.ndarray, layout: PlateLayout) -> list[np.ndarray]:
+        """Per line of the plate, the recogniser's (T, C) log-probabilities (one batch)."""
+        if self._ocr is None:
+            raise RuntimeError("plate reader not loaded: call load() first")
+        rec = self._ocr.text_rec  # type: ignore[attr-defined]
+        h = plate.shape[0]
+        parts = [plate] if layout is PlateLayout.ONE_LINE else [plate[: h // 2], plate[h // 2 :]]
+        imgs = [self._prepare(part) for part in parts]
+        _, rec_h, rec_w = rec.rec_image_shape
+        ratio = max([rec_w / rec_h] + [im.shape[1] / im.shape[0] for im in imgs])
+        batch = np.stack([rec.resize_norm_img(im, ratio) for im in imgs]).astype(np.float32)
+        preds = rec.session(batch)[0]
+        out = []
+        for pr in preds:  # drop the blank frames around the text (padding): less to search
+            ink = np.flatnonzero(pr[:, 0] < 0.98)
+            if len(ink):
+                pr = pr[max(0, ink[0] - 1) : ink[-1] + 2]
+            out.append(np.log(np.clip(pr, 1e-9, 1.0)))
+        return out
+
+    def _greedy(self, logp: np.ndarray) -> str:
+        best = logp.argmax(axis=1)
+        keep = (best != 0) & np.r_[True, best[1:] != best[:-1]]
+        return "".join(self._chars[i] for i in best[keep])
+
+    def _decode_line(self, lp: np.ndarray,
+                     options: tuple[str, ...]) -> tuple[str, list[np.ndarray]] | None:
+        """The most probable template of one line read, with its per-position evidence."""
+        sep = lp[:, self._sep_idx]
+        blank = np.logaddexp(lp[:, 0], np.log(np.exp(sep).sum(axis=1) + 1e-12))
+        best: tuple[float, str, list[np.ndarray]] | None = None
+        for template in options:
+            got = ctc_viterbi(lp, blank, [self._slot_idx[c] for c in template])
+            if got is not None and (best is None or got[0] > best[0]):
+                best = (got[0], template, got[1])
+        return None if best is None else (best[1], best[2])
+
+    def _vote(self, reads: list[list[np.ndarray]], layout: PlateLayout,
+              kind: VehicleKind | None) -> PlateRead:
+        """Decode each read under the grammar, then vote per line: the template the reads
+        back most (weighted by how sure each is), then per position the character with
+        the largest summed probability among the reads of that template."""
+        text, probs, raws, shares = "", [], [], []
+        for li, options in enumerate(LINE_TEMPLATES[(kind, layout)]):
+            per_read = [r[li] for r in reads if li < len(r)]
+            raws.append(self._greedy(per_read[0]) if per_read else "")
+            decoded = [d for d in (self._decode_line(lp, options) for lp in per_read) if d]
+            if not decoded:
+                return PlateRead("", " ".join(raws), layout, kind, 0.0, False, 0)
+            weight: dict[str, float] = {}
+            for template, ev in decoded:
+                sure = float(np.exp(np.mean([e.max() for e in ev])))
+                weight[template] = weight.get(template, 0.0) + sure
+            template = max(weight, key=weight.__getitem__)
+            shares.append(weight[template] / sum(weight.values()))
+            voters = [ev for t, ev in decoded if t == template]
+            for pos, c in enumerate(template):
+                summed = np.sum([np.exp(ev[pos]) for ev in voters], axis=0) / len(voters)
+                j = int(np.argmax(summed))
+                text += SLOTS[c][j]
+                probs.append(float(summed[j]))
+        conf = float(np.exp(np.mean(np.log(np.clip(probs, 1e-9, 1.0))))) * min(shares)
+        k = kind
+        if k is None:
+            kinds = kinds_for(text)
+            k = kinds[0] if len(kinds) == 1 else (
+                VehicleKind.CAR if layout is PlateLayout.ONE_LINE else None
+            )  # fmt: skip
+        valid = conf >= self.config.min_char_conf and (
+            is_valid(text, k) if k is not None else bool(kinds_for(text)))
+        raw = " ".join(raws)
+        greedy = _NOT_PLATE.sub("", normalise(raw))
+        changed = (sum(a != b for a, b in zip(greedy, text, strict=True))
+                   if len(greedy) == len(text) else abs(len(greedy) - len(text)))
+        return PlateRead(text, raw, layout, k, round(conf, 4), valid, changed)
 
     def _recognise_lines(self, plate: np.ndarray, layout: PlateLayout) -> list[tuple[str, float]]:
         h = plate.shape[0]

@@ -56,8 +56,7 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
         reader = PlateReader(PlateReaderConfig(
             threads=cfg.plates.threads, fallback_full_ocr=cfg.plates.full_ocr_fallback)).load()
         plates = PlateCollector(plate_det, reader, best_frames=cfg.plates.best_frames,
-                                min_vehicle_height=cfg.plates.min_vehicle_height,
-                                accept_conf=cfg.plates.accept_conf)
+                                min_vehicle_height=cfg.plates.min_vehicle_height)
     ev = cfg.evidence
     store = EvidenceStore(evidence_dir or _resolve(ev.dir, base), cfg.camera, tz=cfg.timezone,
                           jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,

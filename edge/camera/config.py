@@ -106,12 +106,9 @@ class PlateSettings(StrictModel):
     best_frames: int = Field(default=3, ge=1, le=10)
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
-    #: A valid first read at least this confident is taken without reading the other crops
-    #: (above 1: always read two; the reading stops anyway once two reads agree).
-    accept_conf: float = Field(default=0.97, gt=0, le=1.01)
-    #: When the fast line-by-line read gives no valid plate, run rapidocr's full
-    #: detector + recogniser on the crop too (slower; see models/plate_reader.py).
-    full_ocr_fallback: bool = True
+    #: When the grammar-decoded read is not confident, run rapidocr's full detector +
+    #: recogniser on the crop too (slower; see models/plate_reader.py).
+    full_ocr_fallback: bool = False
     threads: int = Field(default=2, ge=1, le=64)
 
 

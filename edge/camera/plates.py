@@ -3,9 +3,10 @@
 While a vehicle is tracked, the crops of its ``best_frames`` largest boxes that lie
 fully inside the frame are kept (a copy of the vehicle region only). When the pass
 ends, or when a violation needs the plate, the second-stage plate detector looks
-for the plate in each kept crop and the OCR reads it; the reads vote (valid reads
-first, then summed confidence). Reading a handful of crops per vehicle instead of
-every frame is what keeps plate reading a small share of the frame budget.
+for the plate in each kept crop and the reader reads them together, voting
+character by character under the plate grammar (``models.plate_reader``). Reading
+a handful of crops per vehicle instead of every frame is what keeps plate reading
+a small share of the frame budget.
 """
 
 from __future__ import annotations
@@ -78,12 +79,9 @@ class PlateCollector:
     """Keeps each track's best crops and reads its plate once."""
 
     def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 3,
-                 min_vehicle_height: int = 40, margin: float = 0.1,
-                 accept_conf: float = 1.01) -> None:
+                 min_vehicle_height: int = 40, margin: float = 0.1) -> None:
         self.detector, self.reader = plate_detector, reader
         self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin
-        #: a valid first read at least this confident ends the reading (saves OCR time)
-        self.accept_conf = accept_conf
         self._tracks: dict[int, _TrackCrops] = {}
         self.reads = 0
 
@@ -105,47 +103,44 @@ class PlateCollector:
         del st.best[self.best_frames:]
 
     def read(self, track_id: int, vehicle_class: VehicleClass) -> PlateResult | None:
-        """The plate of the track's pass (read once, then remembered); None if none found."""
+        """The plate of the track's pass (read once, then remembered); None if none found.
+
+        The plate detector finds the plate in each kept crop (the one nearest the
+        middle of the vehicle when it finds several: a neighbour's plate can show at
+        the crop's edge); the reader reads those plate crops together, voting
+        character by character, so one blurred frame does not decide a character."""
         st = self._tracks.get(track_id)
         if st is None:
             return None
         if st.read:
             return st.result
         kind = VehicleKind.MOTORBIKE if vehicle_class is VehicleClass.MOTORBIKE else VehicleKind.CAR
-        reads = []
+        plates: list[tuple[np.ndarray, int]] = []
         for cand in st.best:
             found = self.detector.detect(cand.crop)
             found = found[found.class_id == PLATE]
             if not len(found):
                 continue
-            best = int(np.argmax(found.confidence))
+            w = cand.crop.shape[1]
+            off = np.abs((found.xyxy[:, 0] + found.xyxy[:, 2]) / 2 - w / 2) / max(w, 1)
+            best = int(np.argmax(found.confidence - off))
             box = tuple(float(c) for c in found.xyxy[best])
             try:
                 plate = crop_plate(cand.crop, box, self.reader.config.margin)  # type: ignore[arg-type]
             except ValueError:
                 continue
-            r = self.reader.read_crop(plate, kind)
-            self.reads += 1
-            if r.text:
-                reads.append((r, plate, cand.frame))
-            if len(reads) == 1 and r.valid and r.confidence >= self.accept_conf:
-                break
-            if len(reads) == 2 and reads[0][0].valid and reads[0][0].text == r.text:
-                break  # two reads agree: a third cannot change the vote
+            plates.append((plate, cand.frame))
         st.read, st.best = True, []
-        if not reads:
+        if not plates:
             return None
-        tally: dict[str, list[tuple[float, int]]] = {}
-        for i, (r, _, _) in enumerate(reads):
-            tally.setdefault(r.text, []).append((r.confidence, i))
-        winner = max(tally, key=lambda t: (reads[tally[t][0][1]][0].valid, len(tally[t]),
-                                           sum(c for c, _ in tally[t])))
-        conf, i = max(tally[winner])
-        r, plate, frame = reads[i]
-        share = len(tally[winner]) / len(reads)
+        r = self.reader.read_many([p for p, _ in plates], kind)
+        self.reads += len(plates)
+        if not r.text:
+            return None
+        plate, frame = plates[0]
         st.result = PlateResult(r.text, r.raw, str(r.layout), plate_colour(plate),
-                                round(min(1.0, conf * (0.5 + 0.5 * share)), 3), r.valid, plate,
-                                frame, len(tally[winner]))
+                                round(min(1.0, r.confidence), 3), r.valid, plate, frame,
+                                len(plates))
         return st.result
 
     def merge(self, src: int, dst: int) -> None:

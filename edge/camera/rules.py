@@ -174,17 +174,23 @@ class RedLightRule(_OncePerTrack):
     after that instant (a front exactly on the line has not crossed yet). When the
     vehicle was not seen near the line (hidden behind another one for more than
     ``gap_s`` while it crossed, its identity kept by re-identification), the instant
-    is interpolated between its last position before the line and its first after.
+    is found back from where it came out at the speed it has since, but not before it
+    was last seen short of the line (a vehicle that waited there behind another one
+    and left on green crossed late in the gap, not in the middle of it); such an
+    instant is not exact, so the signal must be red for ``hidden_margin_s`` around it.
+    A vehicle hidden for more than ``max_hidden_s``, or whose speed since it came out
+    puts the crossing before it was last seen short of the line, is not judged.
     """
 
     violation = ViolationType.RED_LIGHT
 
     def __init__(self, line: Line, confirm_m: float = 2.0, min_speed_ms: float = 2.0,
                  lengths: Mapping[VehicleClass, float] = VEHICLE_LENGTH_M,
-                 gap_s: float = 0.25) -> None:
+                 gap_s: float = 0.25, hidden_margin_s: float = 0.5,
+                 max_hidden_s: float = 3.0) -> None:
         super().__init__()
         self.line, self.confirm_m, self.min_speed = line, confirm_m, min_speed_ms
-        self.gap_s = gap_s
+        self.gap_s, self.hidden_margin_s, self.max_hidden_s = gap_s, hidden_margin_s, max_hidden_s
         self.lengths = lengths
         self._state: dict[int, _Crossing] = {}
         self._signals: deque[tuple[float, int, str | None]] = deque(maxlen=600)
@@ -213,19 +219,27 @@ class RedLightRule(_OncePerTrack):
             return None
         if st.first_after is None:
             st.first_after = (ctx.t, s)
-        (tb, sb), (ta, sa) = st.last_before, st.first_after
+        tb, (ta, sa) = st.last_before[0], st.first_after
         hidden = ta - tb > self.gap_s
-        v = track.motion.velocity(1.0)
-        speed = float(v @ self.line.direction) if v is not None else 0.0
-        if v is None and hidden:  # only the gap tells its speed yet
-            speed = (s - sb) / max(ctx.t - tb, 1e-6)
+        if hidden:  # its speed since it came back out, not across the gap (it may have waited)
+            if ctx.t - ta < 0.2:
+                return None
+            speed = (s - sa) / (ctx.t - ta)
+        else:
+            v = track.motion.velocity(1.0)
+            speed = float(v @ self.line.direction) if v is not None else 0.0
         if s < self.confirm_m or speed < self.min_speed:
             return None
         st.done = True
-        at = tb + (ta - tb) * -sb / max(sa - sb, 1e-6) if hidden else ctx.t - s / speed
-        crossing = self._signal_after(at)
+        at = ta - sa / speed if hidden else ctx.t - s / speed
+        if hidden and (ta - tb > self.max_hidden_s or at < tb - self.hidden_margin_s):
+            return None  # hidden too long, or its speed now does not explain the gap
+        crossing = self._signal_after(max(at, tb))
         if crossing is None or crossing[2] != Signal.RED:
             return None
+        if hidden and any(sig != Signal.RED for t, _, sig in self._signals
+                          if abs(t - at) <= self.hidden_margin_s):
+            return None  # an instant found across a gap is not exact: red all around it
         t, frame, _ = crossing
         return self._fire(track, frame, t, {
             "signal": "red", "front_offset_m": self.lengths[track.vehicle_class],

@@ -33,60 +33,67 @@ def test_plate_colour(bg: tuple[int, int, int], fg: tuple[int, int, int], colour
 
 
 class FakePlateDetector:
-    """Finds one plate in the middle of every crop."""
+    """Finds a plate in the middle of every crop, and a neighbour's at its left edge."""
 
     def detect(self, crop: np.ndarray) -> Detections:
         h, w = crop.shape[:2]
-        return Detections(np.array([[w * 0.3, h * 0.6, w * 0.7, h * 0.8]]), np.array([0.9]),
-                          np.array([4]))
+        return Detections(np.array([[0, h * 0.6, w * 0.2, h * 0.8],
+                                    [w * 0.3, h * 0.6, w * 0.7, h * 0.8]]),
+                          np.array([0.95, 0.9]), np.array([4, 4]))
 
 
 class ScriptedReader:
-    """Returns the scripted reads in order (a stand-in for the OCR)."""
+    """Records the plate crops it is handed and returns a scripted read."""
 
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self.config = type("C", (), {"margin": 0.1})()
-        self.calls = 0
+    def __init__(self, text: str, valid: bool = True) -> None:
+        self.text, self.valid = text, valid
+        self.config = type("C", (), {"margin": 0.0})()
+        self.calls: list[list[tuple[int, int]]] = []
 
-    def read_crop(self, crop: np.ndarray, kind: object = None) -> PlateRead:
-        text = self.texts[self.calls]
-        self.calls += 1
-        return PlateRead(text, text, PlateLayout.ONE_LINE, None, 0.9, text.startswith("75"), 0)
+    def read_many(self, crops: list[np.ndarray], kind: object = None) -> PlateRead:
+        self.calls.append([c.shape[:2] for c in crops])
+        return PlateRead(self.text, self.text, PlateLayout.ONE_LINE, None, 0.9, self.valid, 0)
 
 
-def _collector(texts: list[str], best: int = 3) -> tuple[PlateCollector, ScriptedReader]:
-    reader = ScriptedReader(texts)
+def _collector(text: str = "75A12345", best: int = 3) -> tuple[PlateCollector, ScriptedReader]:
+    reader = ScriptedReader(text)
     return PlateCollector(FakePlateDetector(), reader, best_frames=best,  # type: ignore[arg-type]
                           min_vehicle_height=20), reader
 
 
-def test_only_the_largest_boxes_inside_the_frame_are_read_and_the_majority_wins() -> None:
+def test_the_largest_boxes_inside_the_frame_are_read_together_once() -> None:
     frame = np.full((400, 600, 3), 128, np.uint8)
-    col, reader = _collector(["75A12345", "75A12845", "75A12345"])
+    col, reader = _collector()
     for f, size in enumerate([30, 60, 50, 90, 40, 80]):
         col.offer(1, f, frame, np.array([100, 100, 100 + size, 100 + size]))
     col.offer(1, 9, frame, np.array([0, 100, 200, 300]))  # cut by the frame edge: ignored
     col.offer(1, 10, frame, np.array([100, 100, 110, 110]))  # too small
     got = col.read(1, VehicleClass.CAR)
     assert got is not None
-    assert reader.calls == 3
-    assert (got.text, got.votes, got.valid) == ("75A12345", 2, True)
-    assert got.frame in (3, 1)  # crops read largest first (frames 3, 5, 1); 3 and 1 agree
+    # one call with the plates of the three largest boxes (90, 80, 60 px plus margins),
+    # each the plate in the middle, not the neighbour's at the edge (a fifth of the width)
+    assert len(reader.calls) == 1
+    widths = [w for _, w in reader.calls[0]]
+    assert [round(w / (s * 1.2), 1) for w, s in zip(widths, (90, 80, 60), strict=True)] == [
+        0.4, 0.4, 0.4]
+    assert (got.text, got.votes, got.valid, got.frame) == ("75A12345", 3, True, 3)
     assert col.read(1, VehicleClass.CAR) is got  # read once per pass
-    assert reader.calls == 3
+    assert len(reader.calls) == 1
 
 
-def test_a_valid_read_beats_a_more_frequent_invalid_one() -> None:
+def test_merged_tracks_pool_their_crops() -> None:
     frame = np.full((400, 600, 3), 128, np.uint8)
-    col, _ = _collector(["XX", "XX", "75A12345"])
-    for f in range(3):
-        col.offer(1, f, frame, np.array([100, 100, 160 + 10 * f, 160 + 10 * f]))
+    col, reader = _collector(best=2)
+    col.offer(1, 0, frame, np.array([100, 100, 160, 160]))
+    col.offer(2, 5, frame, np.array([100, 100, 200, 200]))  # the same vehicle, a new track
+    col.offer(2, 6, frame, np.array([100, 100, 150, 150]))
+    col.merge(2, 1)
     got = col.read(1, VehicleClass.CAR)
     assert got is not None
-    assert got.text == "75A12345"
+    assert got.frame == 5  # the largest crop came from the second track
+    assert len(reader.calls[0]) == 2
 
 
 def test_no_candidates_no_read() -> None:
-    col, _ = _collector([])
+    col, _ = _collector()
     assert col.read(5, VehicleClass.CAR) is None

@@ -124,8 +124,10 @@ def hidden(ys: list[float], first: int, last: int) -> list[float | None]:
          lambda _f: "red", 11),
         ("hidden while it crosses on green", lambda _f: "green", None),
         ("red comes while it is hidden, after the interpolated crossing", red_from(15), None),
-        ("red at the interpolated crossing instant", red_from(11), 11),
-        ("green comes while it is hidden, after it crossed on red", red_until(12), 11),
+        ("red 0.5 s before the interpolated crossing instant", red_from(6), 11),
+        ("red 0.2 s before it: too close to tell", red_from(9), None),
+        ("green 0.3 s after it: too close to tell", red_until(13), None),
+        ("green comes while it is hidden, 0.5 s after it crossed on red", red_until(15), 11),
     ],
 )
 def test_red_light_across_an_occlusion(case: str, signal: Callable[[int], str | None],
@@ -136,6 +138,30 @@ def test_red_light_across_an_occlusion(case: str, signal: Callable[[int], str | 
     else:
         assert [h.at_frame for h in hits] == [at_frame], case
         assert hits[0].params["seen_crossing"] is False
+
+
+def test_red_light_waits_hidden_and_leaves_on_green() -> None:
+    # front 0.3 m before the line, red until frame 40; hidden from frame 10 to 55; on green
+    # (frame 41) it pulls away at 2.5 m/s^2 and comes out 6.7 m past the line at frame 56
+    wait = 30.0 - CAR_LEN - 0.3
+    ys: list[float | None] = [wait] * 41
+    ys += [wait + 1.25 * ((f - 40) / FPS) ** 2 for f in range(41, 80)]
+    hits = drive(RedLightRule(STOP), hidden(ys, 10, 55), signal=red_until(40))
+    assert hits == []
+
+
+@pytest.mark.parametrize(
+    ("case", "ys"),
+    [
+        ("hidden for 9 s, comes out 23 m past the line at 8 km/h",
+         [30.0 - CAR_LEN - 0.9] * 10 + [None] * 90
+         + [30.0 - CAR_LEN + 23.0 + 0.23 * f for f in range(20)]),
+        ("hidden for 3.5 s while it crossed at 10 m/s", hidden(steady(15, 10, 60), 6, 41)),
+    ],
+)
+def test_red_light_is_not_judged_when_the_gap_cannot_be_explained(case: str,
+                                                                   ys: list[float | None]) -> None:
+    assert drive(RedLightRule(STOP), ys, signal=lambda _f: "red") == [], case
 
 
 def test_red_light_a_waiting_vehicle_hidden_and_seen_again_just_past_the_line() -> None:
