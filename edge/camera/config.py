@@ -107,8 +107,9 @@ class PlateSettings(StrictModel):
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
     #: When the grammar-decoded read is not confident, run rapidocr's full detector +
-    #: recogniser on the crop too (slower; see models/plate_reader.py).
-    full_ocr_fallback: bool = False
+    #: recogniser on the largest crop too (it finds the text lines itself; slower, and
+    #: only for those plates; see models/plate_reader.py).
+    full_ocr_fallback: bool = True
     threads: int = Field(default=2, ge=1, le=64)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ioc.plates import Plate, PlateColour, PlateLayout, VehicleKind, random_plate
-from models.plate_reader import PlateReader, crop_plate, rectify
+from models.plate_reader import SLOTS, PlateReader, best_channel, crop_plate, ctc_viterbi, rectify
 from simulators.camera.plate_render import render_plate
 
 
@@ -92,3 +92,74 @@ def test_crop_plate_refuses_empty_box() -> None:
 def test_reader_must_be_loaded(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="not loaded"):
         PlateReader().read_crop(np.zeros((20, 80, 3), np.uint8))
+
+
+# --- grammar-constrained decoding ---------------------------------------------------------
+
+CHARS = ["blank", *"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "-", "."]
+IDX = {c: i for i, c in enumerate(CHARS)}
+
+
+def frames(spec: str, second: dict[int, str] | None = None) -> np.ndarray:
+    """Log-probabilities of one line: one frame per character of ``spec`` (``_`` blank),
+    0.9 on it; ``second`` gives frames a runner-up at 0.45 (then the first gets 0.5)."""
+    p = np.full((len(spec), len(CHARS)), 1e-4)
+    for t, ch in enumerate(spec):
+        p[t, IDX["blank" if ch == "_" else ch]] = 0.9
+        if second and t in second:
+            p[t, IDX["blank" if ch == "_" else ch]] = 0.5
+            p[t, IDX[second[t]]] = 0.45
+    return np.log(p / p.sum(axis=1, keepdims=True))
+
+
+def decode(logp: np.ndarray, template: str) -> str | None:
+    slots = [np.array([IDX[c] for c in SLOTS[s]]) for s in template]
+    blank = np.logaddexp(logp[:, 0], np.logaddexp(logp[:, IDX["-"]], logp[:, IDX["."]]))
+    got = ctc_viterbi(logp, blank, slots)
+    if got is None:
+        return None
+    return "".join(SLOTS[s][int(np.argmax(e))] for s, e in zip(template, got[1], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("case", "logp", "template", "text"),
+    [
+        ("plain", frames("_75_A_"), "DDL", "75A"),
+        ("separator is not a character", frames("_75-A1_"), "DDLN", "75A1"),
+        ("letter position takes the best letter, not 0", frames("_75_0_", {4: "G"}), "DDL",
+         "75G"),
+        ("digit position takes the best digit, not B", frames("_B8_", {1: "8"}), "DD", "88"),
+        ("a doubled digit needs a blank between", frames("_622_28_"), "DDDD", "6228"),
+        ("a doubled digit with the blank", frames("_62_2_28_"), "DDDDD", "62228"),
+        ("too few frames for the template", frames("75"), "DDL", None),
+    ],
+)
+def test_ctc_viterbi(case: str, logp: np.ndarray, template: str, text: str | None) -> None:
+    assert decode(logp, template) == text, case
+
+
+@pytest.mark.parametrize(
+    ("case", "bg", "fg"),
+    [
+        ("black on white", (235, 235, 235), (20, 20, 20)),
+        ("dark red on pink (under a tail light)", (150, 150, 250), (30, 30, 150)),
+        ("black on yellow", (40, 200, 230), (20, 20, 20)),
+        ("white on blue", (170, 90, 20), (240, 240, 240)),
+    ],
+)
+def test_best_channel_separates_characters_from_background(
+    case: str, bg: tuple[int, int, int], fg: tuple[int, int, int]
+) -> None:
+    img = np.full((30, 100, 3), bg, np.uint8)
+    cv2.putText(img, "75-A1", (4, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, fg, 2)
+    ch = best_channel(img).astype(np.float64)
+    ink = cv2.inRange(img, np.array(fg) - 1, np.array(fg) + 1) > 0
+    assert abs(ch[ink].mean() - ch[~ink].mean()) > 80, case
+
+
+def test_several_crops_vote_character_by_character(reader: PlateReader) -> None:
+    p = Plate("75B112345", VehicleKind.MOTORBIKE, PlateLayout.TWO_LINE)
+    good = [_at_height(render_plate(p), 40, i) for i in range(2)]
+    blurred = cv2.GaussianBlur(_at_height(render_plate(p), 40, 9), (0, 0), 2.5)
+    read = reader.read_many([good[0], blurred, good[1]], VehicleKind.MOTORBIKE)
+    assert (read.text, read.valid) == ("75B112345", True)
