@@ -5,8 +5,10 @@ cloud API, simulated gauges and a camera) started by the test.
 The test logs in with the admin token the demo wrote, waits for an alert that arrives
 after the page loaded, acknowledges it in the page and checks the acknowledgement
 through the API, opens a violation's evidence images and checks they loaded, saves
-screenshots for the README, and checks that the page called no address outside this
-machine. Without Chromium or Playwright it fails, saying what to install.
+screenshots (into ``$IOC_SCREENSHOTS`` when set — ``IOC_SCREENSHOTS=docs/screenshots``
+refreshes the README's — else into the test's own folder), and checks that the page
+called no address outside this machine. Without Chromium or Playwright it fails, saying
+what to install.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
@@ -106,7 +107,8 @@ def _browser(playwright):  # type: ignore[no-untyped-def]
                                       args=["--headless", "--no-sandbox", "--disable-gpu"])
 
 
-def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(demo: Demo) -> None:
+def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(
+        demo: Demo, tmp_path: Path) -> None:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -115,7 +117,8 @@ def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(demo: Dem
     base = found.group(1)
     token = (demo.data_dir / "tokens" / "admin").read_text().strip()
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20)
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(os.environ.get("IOC_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
     requests: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
@@ -147,7 +150,7 @@ def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(demo: Dem
         page.wait_for_selector(f"#alerts li[data-alert='{new_id}'] .alert-ack", timeout=15_000)
         actions = api.get(f"/api/v1/alerts/{new_id}").json()["actions"]
         assert [(a["action"], a["actor"]) for a in actions] == [("acknowledge", "admin-demo")]
-        page.screenshot(path=str(SHOTS / "ioc-acknowledged.png"))
+        page.screenshot(path=str(shots / "ioc-acknowledged.png"))
 
         # a violation's evidence, side by side; the images must really have loaded
         deadline = time.monotonic() + 90
@@ -169,21 +172,21 @@ def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(demo: Dem
         # the uplink may have carried more of its images since the API was asked
         assert len(shown) >= sum(e["stored"] for e in ready["evidence"])
         assert min(shown) > 0
-        page.screenshot(path=str(SHOTS / "ioc-violation-evidence.png"))
+        page.screenshot(path=str(shots / "ioc-violation-evidence.png"))
 
         # English labels, the river levels and the KPIs
         page.click("[data-lang=en]")
         assert page.inner_text("[data-tab=rivers]") == "Rivers & rain"
         page.click("[data-tab=rivers]")
         page.wait_for_selector("#tab-rivers figure[data-station=kimlong] svg path.series")
-        page.screenshot(path=str(SHOTS / "ioc-rivers-en.png"))
+        page.screenshot(path=str(shots / "ioc-rivers-en.png"))
         page.click("[data-tab=kpi]")
         page.wait_for_selector("#tab-kpi .card")
-        page.screenshot(path=str(SHOTS / "ioc-kpi-en.png"))
+        page.screenshot(path=str(shots / "ioc-kpi-en.png"))
         page.click("[data-lang=vi]")
         page.click("[data-tab=city]")
         page.wait_for_selector(".citymap .place")
-        page.screenshot(path=str(SHOTS / "ioc-city.png"))
+        page.screenshot(path=str(shots / "ioc-city.png"))
         browser.close()
     api.close()
     out = demo.stop()
@@ -193,3 +196,6 @@ def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(demo: Dem
     assert not others, others
     assert not errors, errors
     assert "summary" in out, out
+    assert sorted(f.name for f in shots.glob("*.png") if f.stat().st_size > 10_000) == [
+        "ioc-acknowledged.png", "ioc-city.png", "ioc-kpi-en.png", "ioc-rivers-en.png",
+        "ioc-violation-evidence.png"]
