@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import stat
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,29 +20,13 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from edge.disk_queue import DiskQueue, FullPolicy
 from edge.drivers.modbus_config import ModbusDriverConfig
 from edge.publisher import BrokerAddress
-from ioc.config import StrictModel, load_yaml_model
+from ioc.config import StrictModel, load_yaml_model, read_secret_file
 from ioc.contract import Quantity
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
-
-
-def read_secret_file(path: Path, key: str) -> str:
-    """The first line of a secret file that only its owner may read (mode 0600 or 0400)."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{key}: {path}: cannot read: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ValueError(f"{key}: {path}: mode {stat.S_IMODE(mode):04o} lets other users "
-                         f"read the secret; chmod 600 {path}")
-    secret = text.splitlines()[0].strip() if text.strip() else ""
-    if not secret:
-        raise ValueError(f"{key}: {path}: the file is empty")
-    return secret
 
 
 class TlsConfig(StrictModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 import types
 import typing
 from collections.abc import Iterator
@@ -227,3 +228,19 @@ def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None
     if node is not None:
         _line_index(node, (), lines)
     return validate_data(model, data if data is not None else {}, name, lines)
+
+
+def read_secret_file(path: Path, key: str) -> str:
+    """The first line of a secret file that only its owner may read (mode 0600 or 0400)."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{key}: {path}: cannot read: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValueError(f"{key}: {path}: mode {stat.S_IMODE(mode):04o} lets other users "
+                         f"read the secret; chmod 600 {path}")
+    secret = text.splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise ValueError(f"{key}: {path}: the file is empty")
+    return secret

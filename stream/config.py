@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from ioc.config import StrictModel, load_yaml_model
+from ioc.config import StrictModel, load_yaml_model, read_secret_file
+from stream.mqtt_client import MqttLogin
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
@@ -25,8 +27,24 @@ class StationConfig(StrictModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
 
 
+class MqttTlsConfig(StrictModel):
+    """TLS to the broker: the CA that signed its certificate, optionally a client
+    certificate and key."""
+
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> MqttTlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give cert_file and key_file together, or neither")
+        return self
+
+
 class MqttConfig(StrictModel):
-    """How the stream reaches the broker."""
+    """How the stream reaches the broker, and as whom (the password only by reference:
+    an environment variable or a file only its owner can read)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
@@ -34,6 +52,40 @@ class MqttConfig(StrictModel):
     share_group: Slug | None = "ioc-stream"
     qos: int = Field(default=1, ge=0, le=2)
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    username: str | None = Field(default=None, min_length=1, max_length=256)
+    password_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    password_file: Path | None = None
+    tls: MqttTlsConfig | None = None
+
+    @model_validator(mode="after")
+    def _password(self) -> MqttConfig:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("give password_env or password_file, not both")
+        if (self.password_env or self.password_file) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
+    def login(self) -> MqttLogin:
+        """The account and TLS files, the password read now (ValueError naming the key
+        when its reference cannot be resolved or a file cannot be read)."""
+        password = None
+        if self.password_env is not None:
+            password = os.environ.get(self.password_env)
+            if not password:
+                raise ValueError(f"mqtt.password_env: environment variable "
+                                 f"{self.password_env} is not set")
+        elif self.password_file is not None:
+            password = read_secret_file(self.password_file, "mqtt.password_file")
+        tls = self.tls
+        if tls is not None:
+            for key, path in (("ca_file", tls.ca_file), ("cert_file", tls.cert_file),
+                              ("key_file", tls.key_file)):
+                if path is not None and not path.is_file():
+                    raise ValueError(f"mqtt.tls.{key}: {path}: no such file")
+        return MqttLogin(self.username, password,
+                         str(tls.ca_file) if tls else None,
+                         str(tls.cert_file) if tls and tls.cert_file else None,
+                         str(tls.key_file) if tls and tls.key_file else None)
 
 
 class RainConfig(StrictModel):

@@ -125,6 +125,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     rules = load_rules(config.rules)  # once, shared by the station and camera steps
     flow = Dataflow(flow_id)
     log_dir = config.recovery.dir / "input" if config.recovery.dir is not None else None
+    login = mqtt_cfg.login()
     source = io.source if io.source is not None else MqttSource(
         mqtt_cfg.host,
         mqtt_cfg.port,
@@ -136,6 +137,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
         log_dir=log_dir,
         ready=io.ready,
         stop=io.stop,
+        login=login,
     )
     messages = op.input("mqtt_in", flow, source)
     matcher = None
@@ -156,7 +158,7 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     everything = op.merge("all_out", processed, keyed.falses)
     op.output("out", everything, OutSink(
         MqttPublishSink(mqtt_cfg.host, mqtt_cfg.port, client_id=f"{mqtt_cfg.client_id}-out",
-                        qos=mqtt_cfg.qos),
+                        qos=mqtt_cfg.qos, login=login),
         StoreSink(io.timeseries, io.events, background=not snapshots), counters))
     if config.influx is not None:
         series = op.filter_map("series", everything, _series)

@@ -8,7 +8,8 @@ read what the socket has (up to 256 KiB), cut every complete packet out of the b
 in one loop (:mod:`stream.mqtt_wire`), and write a whole batch of PUBACKs or
 PUBLISHes with one ``sendall``. They do only what the stream needs:
 
-- CONNECT with a client id, clean or persistent session and keep-alive (PINGREQ when
+- CONNECT with a client id, clean or persistent session, an optional user name and
+  password (:class:`MqttLogin`), over TLS when a CA is given, and keep-alive (PINGREQ when
   nothing was sent for half of it; the connection counts as dead when nothing at all
   came back for 1.5 times it); TCP_NODELAY, so nothing small is held back;
 - reconnects with a growing delay (0.1 s to 5 s);
@@ -29,10 +30,12 @@ import contextlib
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from stream.mqtt_wire import (
     CONNACK_CODES,
@@ -55,13 +58,38 @@ READ_SIZE = 256 * 1024
 MAX_IN_FLIGHT = 60_000  # packet ids are 16 bits
 
 
+@dataclass(frozen=True, slots=True)
+class MqttLogin:
+    """Who the stream is on the broker, and how it trusts the broker: a user name and
+    password (an account ``ioc provision service stream`` made), and TLS with the CA that
+    signed the broker's certificate (optionally a client certificate)."""
+
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context, or None for plain TCP."""
+        if self.ca_file is None:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file is not None:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
 class _Connection:
     """One MQTT connection kept up by a background thread; subclasses add what they do
     on connect (:meth:`_connected`) and with PUBLISH and control packets."""
 
     def __init__(self, host: str, port: int, *, client_id: str, clean_session: bool,
-                 keepalive_s: int, name: str | None, manual_ack: bool = False) -> None:
+                 keepalive_s: int, name: str | None, manual_ack: bool = False,
+                 login: MqttLogin | None = None) -> None:
         self.host, self.port = host, port
+        self.login = login or MqttLogin()
+        self._tls = self.login.tls_context()
         self.client_id = client_id
         self.clean_session = clean_session
         self.keepalive_s = keepalive_s
@@ -108,10 +136,24 @@ class _Connection:
             return False
 
     def _connect(self) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        raw = socket.create_connection((self.host, self.port), timeout=10)
+        sock = raw
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+            self._handshake(sock)
+            return sock
+        except BaseException:
+            sock.close()  # a refused or broken handshake leaves nothing open
+            raw.close()
+            raise
+
+    def _handshake(self, sock: socket.socket) -> None:
         sock.sendall(connect_packet(self.client_id, clean_session=self.clean_session,
-                                    keepalive_s=self.keepalive_s))
+                                    keepalive_s=self.keepalive_s,
+                                    username=self.login.username,
+                                    password=self.login.password))
         head = b""
         while len(head) < 4:
             chunk = sock.recv(4 - len(head))
@@ -125,7 +167,6 @@ class _Connection:
         sock.settimeout(None)
         self._on_connect(sock, session_present=bool(head[2] & 1))
         self._last_sent = time.monotonic()
-        return sock
 
     def _on_connect(self, sock: socket.socket, *, session_present: bool) -> None:
         raise NotImplementedError
@@ -174,7 +215,7 @@ class _Connection:
             ready, _, _ = select.select([sock], [], [], min(1.0, keepalive / 2))
             now = time.monotonic()
             if ready:
-                data = sock.recv(READ_SIZE)
+                data = self._recv(sock)
                 if not data:
                     raise ConnectionError("closed by the broker")
                 last_heard = now
@@ -194,6 +235,17 @@ class _Connection:
             if now - self._last_sent >= keepalive / 2:
                 self._send(PINGREQ, gen)
 
+    def _recv(self, sock: socket.socket) -> bytes:
+        if not isinstance(sock, ssl.SSLSocket):
+            return sock.recv(READ_SIZE)
+        # One TLS object is not read and written by two threads at once; and what TLS
+        # has already decrypted is not seen by select(), so it is drained here.
+        with self._send_lock:
+            data = sock.recv(READ_SIZE)
+            while data and sock.pending():
+                data += sock.recv(READ_SIZE)
+        return data
+
     def _control(self, packets: list[tuple[int, bytes]]) -> None:
         for b0, _body in packets:
             if b0 & 0xF0 != 0xD0:  # PINGRESP
@@ -208,11 +260,13 @@ class MqttSubscriber(_Connection):
     def __init__(self, host: str, port: int, *, client_id: str, filters: Sequence[str],
                  qos: int = 1, clean_session: bool = True, keepalive_s: int = 30,
                  manual_ack: bool = False, name: str | None = None,
-                 on_subscribed: Callable[[], None] | None = None) -> None:
+                 on_subscribed: Callable[[], None] | None = None,
+                 login: MqttLogin | None = None) -> None:
         if qos not in (0, 1):
             raise ValueError(f"the stream subscribes at QoS 0 or 1, not {qos}")
         super().__init__(host, port, client_id=client_id, clean_session=clean_session,
-                         keepalive_s=keepalive_s, name=name, manual_ack=manual_ack)
+                         keepalive_s=keepalive_s, name=name, manual_ack=manual_ack,
+                         login=login)
         self.filters = list(filters)
         self.qos = qos
         self.on_subscribed = on_subscribed
@@ -249,11 +303,12 @@ class MqttPublisher(_Connection):
     are sent again after a reconnect (see module doc)."""
 
     def __init__(self, host: str, port: int, *, client_id: str, qos: int = 1,
-                 keepalive_s: int = 30, name: str | None = None) -> None:
+                 keepalive_s: int = 30, name: str | None = None,
+                 login: MqttLogin | None = None) -> None:
         if qos not in (0, 1):
             raise ValueError(f"the stream publishes at QoS 0 or 1, not {qos}")
         super().__init__(host, port, client_id=client_id, clean_session=True,
-                         keepalive_s=keepalive_s, name=name)
+                         keepalive_s=keepalive_s, name=name, login=login)
         self.qos = qos
         self._in_flight: dict[int, bytes] = {}  # packet id -> PUBLISH, until its PUBACK
         self._next_id = 0

@@ -30,7 +30,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from ioc.contract import DEVICE_KINDS, Topics
 from stream.input_log import InputLog
-from stream.mqtt_client import MqttSubscriber
+from stream.mqtt_client import MqttLogin, MqttSubscriber
 from stream.mqtt_wire import Message
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class _MqttPartition(StatefulSourcePartition[MqttMessage, int | None]):
             manual_ack=self._log is not None,
             name=f"mqtt source {part}",
             on_subscribed=lambda: source.subscribed(part),
+            login=source.login,
         )
         self._queue = self._client.queue
         # A partition is built when the dataflow starts: this is its start().
@@ -156,6 +157,7 @@ class MqttSource(FixedPartitionedSource[MqttMessage, int | None]):
         persistent_session: bool | None = None,
         ready: threading.Event | None = None,
         stop: threading.Event | None = None,
+        login: MqttLogin | None = None,
     ) -> None:
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
@@ -177,6 +179,7 @@ class MqttSource(FixedPartitionedSource[MqttMessage, int | None]):
                                    else persistent_session)
         self.ready = ready
         self.stop = stop
+        self.login = login
         self._lock = threading.Lock()
         self._built: set[str] = set()
         self._subscribed: set[str] = set()

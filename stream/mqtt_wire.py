@@ -51,10 +51,19 @@ def _remaining(n: int) -> bytes:
             return bytes(out)
 
 
-def connect_packet(client_id: str, *, clean_session: bool, keepalive_s: int) -> bytes:
-    """CONNECT of MQTT 3.1.1 without will, user name or password."""
-    body = _string("MQTT") + bytes([4, 0x02 if clean_session else 0x00])
+def connect_packet(client_id: str, *, clean_session: bool, keepalive_s: int,
+                   username: str | None = None, password: str | None = None) -> bytes:
+    """CONNECT of MQTT 3.1.1 without will; with a user name (and password) when given."""
+    if password is not None and username is None:
+        raise ValueError("MQTT 3.1.1 sends a password only with a user name")
+    flags = (0x02 if clean_session else 0x00) | (0x80 if username is not None else 0)
+    flags |= 0x40 if password is not None else 0
+    body = _string("MQTT") + bytes([4, flags])
     body += struct.pack(">H", keepalive_s) + _string(client_id)
+    if username is not None:
+        body += _string(username)
+    if password is not None:
+        body += _string(password)
     return b"\x10" + _remaining(len(body)) + body
 
 

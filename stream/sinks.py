@@ -16,7 +16,7 @@ from cloud.stores.times import to_ns
 from cloud.stores.timeseries import Point, TimeSeriesStore
 from ioc.contract import KIND_OF, Aggregate, Alert, DeadLetter, Event, SensorReading, Topics, encode
 from stream.counters import FlowCounters
-from stream.mqtt_client import MqttPublisher
+from stream.mqtt_client import MqttLogin, MqttPublisher
 from stream.store_writer import BackgroundWriter
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,8 @@ class _PublishPartition(StatelessSinkPartition[Event]):
     def __init__(self, sink: MqttPublishSink, worker_index: int) -> None:
         self._client = MqttPublisher(sink.host, sink.port,
                                      client_id=f"{sink.client_id}-w{worker_index}",
-                                     qos=min(sink.qos, 1), name="alert publisher")
+                                     qos=min(sink.qos, 1), name="alert publisher",
+                                     login=sink.login)
         self._client.start()
 
     def pending(self) -> int:
@@ -138,11 +139,12 @@ class MqttPublishSink(DynamicSink[Event]):
     what the broker has not acknowledged is sent again after a reconnect)."""
 
     def __init__(self, host: str, port: int, *, client_id: str = "ioc-stream-out",
-                 qos: int = 1) -> None:
+                 qos: int = 1, login: MqttLogin | None = None) -> None:
         self.host = host
         self.port = port
         self.client_id = client_id
         self.qos = qos
+        self.login = login
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PublishPartition:
         return _PublishPartition(self, worker_index)

@@ -4,6 +4,7 @@ revoked device is locked out after the reload, TLS works with the generated CA o
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import threading
@@ -21,6 +22,9 @@ from ioc.broker import MosquittoBroker, TlsListener, find_mosquitto
 from ioc.contract import DeviceStatus, SensorReading, Topics, decode, encode, reading_id
 from ioc.provision.accounts import Credentials, Provisioner
 from ioc.provision.tls import make_server_cert
+from stream.config import MqttConfig
+from stream.mqtt_client import MqttLogin, MqttSubscriber
+from stream.mqtt_client import MqttPublisher as StreamPublisher
 
 pytestmark = pytest.mark.integration
 
@@ -284,3 +288,73 @@ def test_the_cloud_notifier_refuses_a_broker_signed_by_another_ca(setup: Setup,
             notifier.send(alert)
     finally:
         notifier.stop()
+
+
+
+def _stream_clients(setup: Setup, login: MqttLogin
+                    ) -> tuple[MqttSubscriber, StreamPublisher, threading.Event]:
+    """The stream's own subscriber and publisher, as the flow builds them, on the TLS port."""
+    subscribed = threading.Event()
+    sub = MqttSubscriber("127.0.0.1", setup.broker.tls_port, client_id="ioc-stream-p0",
+                         filters=[Topics.shared("ioc-stream",
+                                                Topics.device_filter("reading", "hue"))],
+                         login=login, on_subscribed=subscribed.set)
+    pub = StreamPublisher("127.0.0.1", setup.broker.tls_port, client_id="ioc-stream-out",
+                          login=login)
+    sub.start()
+    pub.start()
+    return sub, pub, subscribed
+
+
+def test_the_streams_own_client_reads_and_alerts_over_tls_with_its_account(
+        setup: Setup, tmp_path: Path) -> None:
+    secret = tmp_path / "stream.pw"
+    secret.write_text(setup.creds["stream"].password + "\n")
+    secret.chmod(0o600)
+    login = MqttConfig.model_validate({"username": "stream", "password_file": secret,
+                                       "tls": {"ca_file": setup.ca}}).login()
+    sub, pub, subscribed = _stream_clients(setup, login)
+    cloud = _as(setup, "cloud")
+    cloud.client.subscribe(Topics.alerts("hue"), qos=1)
+    try:
+        assert subscribed.wait(10)
+        assert cloud.wait(lambda r: r.granted)
+        reading = _reading("kimlong-01", 5.0)
+        kim = _as(setup, "kimlong-01")
+        kim.client.publish(Topics.for_event(reading), encode(reading), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while not sub.queue and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = sub.queue.popleft()
+        assert decode(got.topic, got.payload) == reading
+        pub.publish([(Topics.alerts("hue", "weather") + "/raised", b"alert")])
+        assert cloud.wait(lambda r: r.messages)
+        assert cloud.messages == [("ioc/v1/hue/alerts/weather/raised", b"alert")]
+        kim.close()
+    finally:
+        sub.close()
+        pub.close()
+        cloud.close()
+
+
+def test_the_streams_own_client_is_refused_without_the_account(setup: Setup) -> None:
+    sub, pub, subscribed = _stream_clients(
+        setup, MqttLogin("stream", "wrong", ca_file=str(setup.ca)))
+    try:
+        assert not subscribed.wait(1.5)
+        assert (sub.connects, pub.connects) == (0, 0)
+    finally:
+        sub.close()
+        pub.close()
+
+
+@pytest.mark.parametrize(("settings", "env", "problem"), [
+    ({"username": "stream", "password_env": "IOC_TEST_NO_SUCH_VAR"}, {},
+     "mqtt.password_env: environment variable IOC_TEST_NO_SUCH_VAR is not set"),
+    ({"username": "stream", "tls": {"ca_file": "/nonexistent/ca.pem"}}, {},
+     "mqtt.tls.ca_file: /nonexistent/ca.pem: no such file"),
+])
+def test_the_streams_login_names_what_cannot_be_resolved(
+        settings: dict[str, object], env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        MqttConfig.model_validate(settings).login()

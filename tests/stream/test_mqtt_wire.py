@@ -78,6 +78,12 @@ def test_connect_subscribe_and_acks_match_the_spec() -> None:
     assert connect_packet("c1", clean_session=False, keepalive_s=30) == (
         b"\x10\x0e\x00\x04MQTT\x04\x00\x00\x1e\x00\x02c1")
     assert connect_packet("c1", clean_session=True, keepalive_s=5)[9] == 0x02
+    assert connect_packet("c1", clean_session=False, keepalive_s=30, username="u",
+                          password="pw") == (
+        b"\x10\x15\x00\x04MQTT\x04\xc0\x00\x1e\x00\x02c1\x00\x01u\x00\x02pw")
+    assert connect_packet("c1", clean_session=True, keepalive_s=30, username="u")[9] == 0x82
+    with pytest.raises(ValueError, match="password only with a user name"):
+        connect_packet("c1", clean_session=True, keepalive_s=30, password="pw")
     assert subscribe_packet(1, ["a/#", "$share/g/b"], 1) == (
         b"\x82\x15\x00\x01\x00\x03a/#\x01\x00\x0a$share/g/b\x01")
     assert pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
