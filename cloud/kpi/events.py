@@ -10,8 +10,10 @@ Definitions (they are what ``GET /api/v1/kpi`` documents):
 - *Plate-read rate*, per camera gateway: plate reads / vehicle passes in the window
   (one :class:`~ioc.contract.VehicleTrack` per pass, one read at most per pass), and
   the share of reads that are valid Vietnamese plates.
-- *Read to watchlist alert*: for every watchlist alert raised in the window, its
-  ``dateIssued`` minus the event time of the plate read that caused it.
+- *Read to watchlist alert*: for every watchlist alert raised in the window, when the
+  cloud stored it (the cloud's clock) minus the event time of the plate read that
+  caused it (the camera gateway's clock, NTP-synchronised in a deployment): the whole
+  path camera → broker → stream → store, as the police experience it.
 - *Uptime*, per device: the window (clipped to ``now``, and starting no earlier than
   the device's first heartbeat ever) is cut into buckets of ``bucket_s`` seconds on
   the epoch grid; uptime = buckets holding at least one heartbeat / buckets. A
@@ -21,11 +23,10 @@ Definitions (they are what ``GET /api/v1/kpi`` documents):
   Camera or sensor: a device whose heartbeats carry ``fps`` is a camera.
 - *Alerts by severity*: alerts whose first change falls in the window, by the
   highest severity they reached.
-- *Time to acknowledge*: an alert's first ``acknowledge`` action (server clock) minus
-  the event time of its first change. *Time to clear*: the earlier of the stream's
-  ``cleared`` change and an operator's ``clear`` action, minus the same. Both compare
-  the server's clock with event time: meaningful when gateways run on real time,
-  not when a scenario replays a past date.
+- *Time to acknowledge*: an alert's first ``acknowledge`` action minus when its first
+  change was stored. *Time to clear*: the earlier of when the stream's ``cleared``
+  change was stored and an operator's ``clear`` action, minus the same. All on the
+  cloud's clock, so they hold when a scenario replays a past date too.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class EventKpis:
         """From a plate read to the watchlist alert it raised (see the module doc)."""
         where, args = _window("c.ts_ns", lo, hi)
         rows = self.db.query(
-            "SELECT c.ts_ns - r.ts_ns FROM alert_changes c JOIN plate_reads r"
+            "SELECT c.stored_ns - r.ts_ns FROM alert_changes c JOIN plate_reads r"
             " ON r.id = c.reading_id WHERE c.subcategory = 'watchlist' AND c.status = 'raised'"
             f" AND {_and(where)}", args)
         return Durations.of([int(d) for (d,) in rows])
@@ -219,7 +220,7 @@ class EventKpis:
         for peak, category, n in rows:
             by_severity[SEVERITIES[int(peak)]] += int(n)
             by_category[category] = by_category.get(category, 0) + int(n)
-        first = ("SELECT alert_id, min(ts_ns) AS first_ns FROM alert_changes"
+        first = ("SELECT alert_id, min(stored_ns) AS first_ns FROM alert_changes"
                  f" WHERE audience IN ({marks}) GROUP BY alert_id HAVING {_and(having)}")
         ack = self.db.query(
             f"SELECT min(a.at_ns) - f.first_ns FROM operator_actions a JOIN ({first}) f"
@@ -227,7 +228,7 @@ class EventKpis:
             " GROUP BY a.alert_id, f.first_ns", [*audiences, *hargs])
         clear = self.db.query(
             f"SELECT min(x.t) - f.first_ns FROM ({first}) f JOIN ("
-            " SELECT alert_id, ts_ns AS t FROM alert_changes WHERE status = 'cleared'"
+            " SELECT alert_id, stored_ns AS t FROM alert_changes WHERE status = 'cleared'"
             " UNION ALL SELECT alert_id, at_ns AS t FROM operator_actions"
             " WHERE action = 'clear') x ON x.alert_id = f.alert_id"
             " GROUP BY f.alert_id, f.first_ns", [*audiences, *hargs])

@@ -128,7 +128,7 @@ class DbEventStore:
         )
         alerts = [(e, first + i, bodies[i]) for i, e in enumerate(new) if isinstance(e, Alert)]
         if alerts:
-            _put_alerts(tx, alerts)
+            _put_alerts(tx, alerts, now_ns())
         _put_devices(tx, new)
 
 
@@ -163,9 +163,11 @@ class DbEventStore:
         self.db.close()
 
 
-def _put_alerts(tx: Tx, alerts: list[tuple[Alert, int, bytes]]) -> None:
-    """Every change in ``alert_changes``, and each alert's latest state in ``alert_state``
-    (one statement per table for the whole batch, rows in the order given)."""
+def _put_alerts(tx: Tx, alerts: list[tuple[Alert, int, bytes]], stored_ns: int) -> None:
+    """Every change in ``alert_changes`` (with when the cloud stored it, by its own clock:
+    what reaction times are measured from), and each alert's latest state in
+    ``alert_state`` (one statement per table for the whole batch, rows in the order
+    given)."""
     changes = []
     states = []
     for a, seq, body in alerts:
@@ -173,14 +175,14 @@ def _put_alerts(tx: Tx, alerts: list[tuple[Alert, int, bytes]]) -> None:
         ts_ns = to_ns(a.ts)
         changes.append((a.id, seq, a.alert_id, ts_ns, a.status.value, a.category,
                         a.subcategory, a.severity.value, a.audience, a.station, plate,
-                        a.reading_id, body))
+                        a.reading_id, body, stored_ns))
         states.append((a.alert_id, a.site, a.device, a.category, a.subcategory,
                        a.severity.value, a.audience, a.station, plate, a.status.value,
                        a.level, a.description, to_ns(a.since), ts_ns, seq, a.id))
     tx.many(
         "INSERT INTO alert_changes (id, stored_seq, alert_id, ts_ns, status, category,"
-        " subcategory, severity, audience, station, plate, reading_id, body)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " subcategory, severity, audience, station, plate, reading_id, body, stored_ns)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         changes,
     )
     # An older change that arrives late is kept in alert_changes but does not

@@ -54,7 +54,8 @@ SCHEMA: Final[tuple[str, ...]] = (
     " id TEXT PRIMARY KEY, stored_seq BIGINT NOT NULL, alert_id TEXT NOT NULL,"
     " ts_ns BIGINT NOT NULL, status TEXT NOT NULL, category TEXT NOT NULL,"
     " subcategory TEXT NOT NULL, severity TEXT NOT NULL, audience TEXT NOT NULL,"
-    " station TEXT, plate TEXT, reading_id TEXT, body {blob} NOT NULL)",
+    " station TEXT, plate TEXT, reading_id TEXT, body {blob} NOT NULL,"
+    " stored_ns BIGINT NOT NULL)",
     "CREATE UNIQUE INDEX IF NOT EXISTS alert_changes_seq ON alert_changes (stored_seq)",
     "CREATE INDEX IF NOT EXISTS alert_changes_alert ON alert_changes (alert_id, stored_seq)",
     "CREATE INDEX IF NOT EXISTS alert_changes_reading ON alert_changes (reading_id)",

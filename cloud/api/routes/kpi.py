@@ -31,17 +31,18 @@ Window: `[since, until)` (both optional, with a zone; default: everything stored
   file with no one looking for the vehicle); `automatic_share` = automatic / count.
 - **plate_reads**: per camera gateway, passes (vehicle tracks) and plate reads in the
   window; `rate` = reads / passes; `valid_share` = valid plates / reads.
-- **read_to_watchlist_alert**: for each watchlist alert raised, its issue time minus the
-  event time of the read that caused it (seconds).
+- **read_to_watchlist_alert**: for each watchlist alert raised, when the cloud stored it
+  minus the event time of the read that caused it (camera → broker → stream → store, in
+  seconds; the camera's clock against the cloud's).
 - **uptime**: per device, buckets of `bucket_s` seconds (epoch grid) in the window, clipped
   to now and to the device's first heartbeat; `uptime` = buckets with at least one
   heartbeat / buckets. Cameras are devices whose heartbeats carry fps.
 - **air**: per air station, hourly VN_AQI points in the window: hours, mean, max, hours per
   band (Decision 1459/QĐ-TCMT), the newest 168 hourly values and every daily value.
 - **alerts**: alerts whose first change is in the window, by peak severity and category;
-  time to acknowledge (first acknowledge action − first change's event time) and to clear
-  (earlier of the stream's clear and an operator's clear − the same), in seconds. These
-  compare the server clock with event time: meaningless while a scenario replays a past date.
+  time to acknowledge (first acknowledge action − when the first change was stored) and to
+  clear (earlier of the stored clear change and an operator's clear − the same), in
+  seconds, all on the cloud's clock.
 """
 
 

@@ -37,8 +37,8 @@ export const DICT = {
     max: "Lớn nhất", sensor: "Cảm biến", images_of: "Ảnh bằng chứng", role_before: "Trước",
     role_at: "Lúc vi phạm", role_after: "Sau", role_plate: "Biển số", legend: "Chú giải",
     state: "Trạng thái", map_note: "Bản đồ vẽ từ tọa độ của các trạm; đường sông là gần đúng.",
-    kpi_clock_note: "Tính từ thời điểm sự kiện đến giờ máy chủ: không có ý nghĩa khi phát lại"
-      + " một ngày trong quá khứ (bản demo phát lại ngày 03/11/2025).",
+    kpi_clock_note: "Thời gian xử lý tính theo đồng hồ máy chủ, từ lúc cảnh báo được lưu;"
+      + " từ biển số đến cảnh báo: từ thời điểm camera đọc biển.",
   },
   en: {
     title: "Hue smart city operations centre",
@@ -77,8 +77,8 @@ export const DICT = {
     max: "Max", sensor: "Sensor", images_of: "Evidence images", role_before: "Before",
     role_at: "At the violation", role_after: "After", role_plate: "Plate", legend: "Legend",
     state: "State", map_note: "Map drawn from the stations' coordinates; rivers are approximate.",
-    kpi_clock_note: "Measured from the event time to the server clock: meaningless while a"
-      + " past day is replayed (the demo replays 2025-11-03).",
+    kpi_clock_note: "Reaction times on the server's clock, from when the alert was stored;"
+      + " read to watchlist alert: from the camera's read.",
   },
 };
 

@@ -11,6 +11,7 @@ from cloud.kpi.events import Durations, EventKpis, PlateRate, Uptime, ViolationD
 from cloud.stores.bundle import CloudStores
 from cloud.stores.times import to_ns
 from ioc.contract import (
+    Event,
     EvidenceImage,
     Heartbeat,
     VehicleClass,
@@ -90,7 +91,15 @@ def test_plate_read_rate_per_camera(stores: CloudStores, make) -> None:
     assert one_hour[1].rate is None
 
 
-def test_read_to_watchlist_alert(stores: CloudStores, make) -> None:
+def _put_at(stores: CloudStores, monkeypatch: pytest.MonkeyPatch, at: datetime,
+            events: list[Event]) -> None:
+    """Store ``events`` as if the cloud's clock read ``at``."""
+    monkeypatch.setattr("cloud.stores.events.now_ns", lambda: to_ns(at))
+    stores.events.put(events)
+
+
+def test_read_to_watchlist_alert(stores: CloudStores, make,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     r1 = make.plate("r1", "75A12345", T0)
     r2 = make.plate("r2", "75A12346", T0 + timedelta(minutes=1))
     hits = [make.alert("h1", "hit-1", at=T0 + timedelta(seconds=2), audience="police",
@@ -100,9 +109,13 @@ def test_read_to_watchlist_alert(stores: CloudStores, make) -> None:
                        audience="police", category="security", subcategory="watchlist",
                        reading_id="r2", station=None),
             make.alert("f1", "flood-1", at=T0)]  # not a watchlist alert: not counted
-    stores.events.put([r1, r2, *hits])
+    _put_at(stores, monkeypatch, T0, [r1, r2])
+    # stored 3 s after the first read, 7 s after the second (the alerts' own times are
+    # the reads' times: the stream stamps an alert with the event that caused it)
+    _put_at(stores, monkeypatch, T0 + timedelta(seconds=3), [hits[0], hits[2]])
+    _put_at(stores, monkeypatch, T0 + timedelta(minutes=1, seconds=7), [hits[1]])
     got = EventKpis(stores.db).read_to_watchlist_alert(None, None)
-    assert got == Durations(2, 3.5, 3.5, 5.0)
+    assert got == Durations(2, 5.0, 5.0, 7.0)
 
 
 def _beat(device: str, at: datetime, fps: float | None = None) -> Heartbeat:
@@ -136,9 +149,10 @@ def _act(stores: CloudStores, alert_id: str, action: str, at: datetime) -> None:
                " VALUES (?,?,?,?,?,?)", (alert_id, action, "op", "flood_operator", to_ns(at), 1))
 
 
-def test_alerts_by_peak_severity_and_reaction_times(stores: CloudStores, make) -> None:
+def test_alerts_by_peak_severity_and_reaction_times(stores: CloudStores, make,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     m = timedelta(minutes=1)
-    stores.events.put([
+    changes = [
         make.alert("a1-r", "a1", "raised", T0, severity="medium"),
         make.alert("a1-e", "a1", "escalated", T0 + 10 * m, severity="critical", level=3),
         make.alert("a1-c", "a1", "cleared", T0 + 60 * m, severity="informational"),
@@ -147,7 +161,9 @@ def test_alerts_by_peak_severity_and_reaction_times(stores: CloudStores, make) -
         make.alert("a3-r", "a3", "raised", T0 + 7 * m, severity="high"),
         make.alert("p1-r", "p1", "raised", T0, audience="police", category="security",
                    subcategory="watchlist", severity="high", station=None),
-    ])
+    ]
+    for change in changes:  # each stored as it happens (reaction times use stored time)
+        _put_at(stores, monkeypatch, change.ts, [change])
     _act(stores, "a1", "acknowledge", T0 + 2 * m)
     _act(stores, "a1", "acknowledge", T0 + 20 * m)  # re-acknowledged after the escalation
     _act(stores, "a2", "acknowledge", T0 + 9 * m)
