@@ -161,6 +161,8 @@ class PlateReaderConfig:
     #: A grammar-decoded plate is valid when the geometric mean probability of its
     #: characters reaches this.
     min_char_conf: float = 0.3
+    #: Below this confidence the full OCR (if on) reads the plate too; the surer read wins.
+    fallback_below: float = 0.6
 
 
 def crop_plate(
@@ -317,11 +319,14 @@ class PlateReader:
                 read = alt
         h = chosen[0].shape[0]
         big_enough = h >= self.config.fallback_min_height
-        if not read.valid and self.config.fallback_full_ocr and big_enough:
-            full = self._full_ocr(chosen[0])
-            if full:
+        unsure = read.confidence < self.config.fallback_below
+        if unsure and self.config.fallback_full_ocr and big_enough:
+            for pl in plates:  # largest first; the first valid read that is surer wins
+                full = self._full_ocr(pl)
+                if not full:
+                    continue
                 alt = self._finish(full, layout if len(full) == 1 else PlateLayout.TWO_LINE, k)
-                if alt.valid:
+                if alt.valid and (not read.valid or alt.confidence > read.confidence):
                     return alt
         return read
 

@@ -25,6 +25,7 @@ from edge.disk_queue import DiskQueue
 from edge.publisher import BrokerAddress, MqttPublisher
 from ioc.broker import MosquittoBroker
 from ioc.contract import (
+    ConfigAck,
     DeadLetter,
     DeviceStatus,
     Event,
@@ -191,7 +192,8 @@ def test_broker_stopped_mid_run_every_event_arrives_once_in_order(
     agent.stop()
     watcher.wait_until(lambda: set(sent) <= {e.id for e in watcher.of(Event)}, timeout=30)
     watcher.close()
-    got = [e.id for e in watcher.events if not isinstance(e, DeviceStatus | DeadLetter)]
+    got = [e.id for e in watcher.events
+           if not isinstance(e, DeviceStatus | DeadLetter | ConfigAck)]
     assert len(sent) > at_stop + 5
     assert len(got) == len(set(got)), "an event arrived twice"
     assert got == sent
@@ -226,13 +228,14 @@ def test_remote_config_is_applied_without_restart_or_refused_with_an_error(
         assert online[-1].config_version == "2"
         v3 = v2.replace("version: 2", "version: 3", 1).replace("zone: [[", "zone: [[5000, 1], [")
         control.publish(topic, v3.encode(), qos=1).wait_for_publish(5)
-        watcher.wait_until(lambda: watcher.of(DeadLetter))
-        refused = watcher.of(DeadLetter)
-        assert len(refused) == 1
-        assert refused[0].device == DEVICE
-        assert refused[0].topic == topic
-        assert "rules.speeding.zone.0: [5000, 1]: point outside the 1280x720 frame" in (
-            refused[0].reason)
+        watcher.wait_until(lambda: [a for a in watcher.of(ConfigAck) if a.result == "refused"])
+        acks = watcher.of(ConfigAck)
+        assert [(a.result, a.config_version) for a in acks] == [("applied", "2"),
+                                                                 ("refused", "3")]
+        refused = acks[1]
+        assert (refused.device, refused.running_version) == (DEVICE, "2")
+        assert any("rules.speeding.zone.0: [5000, 1]: point outside the 1280x720 frame" in p
+                   for p in refused.problems)
         time.sleep(1.5)  # a heartbeat after the refusal still reports version 2
         assert watcher.of(Heartbeat)[-1].config_version == "2"
         assert agent.cfg.version == 2
