@@ -14,13 +14,14 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from edge.camera.config import CameraGatewayConfig
 from edge.camera.evidence import EvidenceStore
+from edge.camera.passes import Pass, bottom_hidden
 from edge.camera.plates import PlateCollector, PlateResult
 from edge.camera.reid import Rejoiner, RejoinSettings, Sighting, colour_histogram
 from edge.camera.rules import FrameContext, Hit, Motion, TrackView, lane_at
@@ -42,61 +43,6 @@ from models.detector import Detector
 logger = logging.getLogger(__name__)
 PLATE = CANONICAL.index("plate")
 _CLASSES = {i: VehicleClass(n) for i, n in enumerate(CANONICAL) if n != "plate"}
-
-
-@dataclass(slots=True)
-class _Pass:
-    """What the pipeline knows of one vehicle's pass (one identity: one or more tracks
-    joined by the re-identification when the tracker lost the vehicle)."""
-
-    identity: int
-    track: Track  # the tracker track following it now (or last)
-    first_ts: datetime
-    motion: Motion = field(default_factory=Motion)
-    speeds: list[float] = field(default_factory=list)
-    lanes: dict[str, int] = field(default_factory=dict)
-    start: tuple[float, float] | None = None
-    end: tuple[float, float] | None = None
-    last_ts: datetime | None = None
-    last_t: float = 0.0
-    last_frame: int = -1
-    #: class votes, hits and summed confidence of its earlier tracks
-    votes: dict[int, float] = field(default_factory=dict)
-    hits_before: int = 0
-    conf_before: float = 0.0
-    widths: deque[float] = field(default_factory=lambda: deque(maxlen=15))
-    colour: np.ndarray | None = None
-    ended: bool = False  # its track ended: waiting to be rejoined, or to be closed
-    lost: bool = False  # handed to the rejoiner as a candidate
-
-    @property
-    def grounded(self) -> bool:
-        return bool(self.motion.points)
-
-    @property
-    def class_id(self) -> int:
-        votes = self.class_votes()
-        return max(votes, key=votes.__getitem__)
-
-    @property
-    def mean_confidence(self) -> float:
-        return (self.conf_before + self.track.conf_sum) / max(self.hits_before + self.track.hits,
-                                                              1)
-
-    def class_votes(self) -> dict[int, float]:
-        votes = dict(self.votes)
-        for c, v in self.track.class_votes.items():
-            votes[c] = votes.get(c, 0.0) + v
-        return votes
-
-    def sighting(self) -> Sighting:
-        _, x, y = self.motion.points[-1]
-        v = self.motion.velocity(1.0, min_points=3)
-        if v is None:
-            v = self.motion.velocity(0.3, min_points=2)
-        return Sighting(self.identity, self.motion.points[-1][0], np.array([x, y]), v,
-                        self.class_votes(),
-                        float(np.median(self.widths)) if self.widths else None, self.colour)
 
 
 @dataclass(slots=True)
@@ -136,7 +82,7 @@ class CameraPipeline:
         self.cfg = cfg
         self.scene: Scene = build_scene(cfg)
         self.tracker = ByteTracker(self._tracker_settings(cfg))
-        self._passes: dict[int, _Pass] = {}  # identity → pass
+        self._passes: dict[int, Pass] = {}  # identity → pass
         self._identity: dict[int, int] = {}  # tracker track id → identity
         self.rejoiner = Rejoiner(RejoinSettings(max_gap_s=cfg.tracker.rejoin_s))
         self._pending: dict[int, list[_Pending]] = {}
@@ -201,7 +147,7 @@ class CameraPipeline:
         ident = self.identity_of(track.track_id)
         p = self._passes.get(ident)
         if p is None:
-            p = self._passes[ident] = _Pass(ident, track, first_ts=frame.ts)
+            p = self._passes[ident] = Pass(ident, track, first_ts=frame.ts)
             self._identity[track.track_id] = ident
             self.stats.tracks += 1
         if p.lost:
@@ -239,7 +185,7 @@ class CameraPipeline:
         if self.plates is not None:
             self.plates.offer(p.identity, frame.index, frame.image, track.box)
 
-    def _rejoin(self, p: _Pass, first: Sighting) -> _Pass:
+    def _rejoin(self, p: Pass, first: Sighting) -> Pass:
         """``p``'s track is seen on the road for the first time: if it continues a vehicle
         lost moments ago, that vehicle's pass goes on with this track; returns the pass."""
         ident = self.rejoiner.match(first)
@@ -330,7 +276,7 @@ class CameraPipeline:
 
     # --- end of a pass ---------------------------------------------------------------
 
-    def _end_pass(self, p: _Pass) -> list[Event]:
+    def _end_pass(self, p: Pass) -> list[Event]:
         events: list[Event] = []
         ident = p.identity
         cls = _CLASSES[p.class_id]
@@ -378,13 +324,13 @@ class CameraPipeline:
             events += self._end_pass(p)
         return events
 
-    def _pass_key(self, p: _Pass) -> str:
+    def _pass_key(self, p: Pass) -> str:
         return f"{self.cfg.device}|{p.identity}|{p.first_ts.isoformat()}"
 
-    def _lane(self, p: _Pass) -> str | None:
+    def _lane(self, p: Pass) -> str | None:
         return max(p.lanes, key=p.lanes.__getitem__) if p.lanes else None
 
-    def _vehicle_event(self, p: _Pass, cls: VehicleClass) -> VehicleTrack:
+    def _vehicle_event(self, p: Pass, cls: VehicleClass) -> VehicleTrack:
         c = self.cfg
         direction = None
         if p.start is not None and p.end is not None:
@@ -400,7 +346,7 @@ class CameraPipeline:
             speed_kmh=min(speed, 400.0) if speed is not None else None,
             direction_deg=direction, confidence=round(min(p.mean_confidence, 1.0), 3))
 
-    def _plate_event(self, p: _Pass, cls: VehicleClass, plate: PlateResult) -> PlateRead:
+    def _plate_event(self, p: Pass, cls: VehicleClass, plate: PlateResult) -> PlateRead:
         c = self.cfg
         layout = "two_line" if "two" in plate.layout else "one_line"
         return PlateRead(
@@ -410,7 +356,7 @@ class CameraPipeline:
             plate_color=plate.colour, vehicle_class=cls,  # type: ignore[arg-type]
             confidence=plate.confidence, valid=plate.valid, lane=self._lane(p))
 
-    def _violation(self, p: _Pass, item: _Pending) -> Violation | None:
+    def _violation(self, p: Pass, item: _Pending) -> Violation | None:
         c = self.cfg
         hit = item.hit
         cls = _CLASSES[p.class_id]
@@ -441,31 +387,3 @@ class CameraPipeline:
             plate=plate.text[:16] if plate is not None else None,
             plate_color=plate.colour if plate is not None else None,  # type: ignore[arg-type]
             location=c.location, rule=hit.params, evidence=evidence)
-
-
-
-def bottom_hidden(boxes: np.ndarray, others: np.ndarray, margin: float = 0.05,
-                  share: float = 0.5) -> np.ndarray:
-    """For each box (N,4), whether nearer objects (M,4) cover over ``share`` of its bottom edge.
-
-    The anchor of a vehicle is where its box meets the road; a vehicle just behind
-    it in the image (its box reaching lower and up past this one's bottom edge) can
-    hide that edge, which would put the vehicle metres farther than it is. Such
-    frames give no ground position (like a box cut by the frame).
-    """
-    out = np.zeros(len(boxes), dtype=bool)
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        reach = y2 + margin * (y2 - y1)
-        cover = others[(others[:, 3] > y2 + 1.0) & (others[:, 1] < reach)
-                       & (others[:, 0] < x2) & (others[:, 2] > x1)]
-        if not len(cover):
-            continue
-        spans = sorted((max(a, x1), min(b, x2)) for a, b in cover[:, [0, 2]])
-        covered, end = 0.0, x1
-        for a, b in spans:
-            a = max(a, end)
-            if b > a:
-                covered += b - a
-                end = b
-        out[i] = covered > share * max(x2 - x1, 1e-6)
-    return out

@@ -13,7 +13,8 @@ import pytest
 
 from edge.camera.config import CameraGatewayConfig, load_camera_config
 from edge.camera.evidence import EvidenceStore
-from edge.camera.pipeline import CameraPipeline, bottom_hidden
+from edge.camera.passes import bottom_hidden
+from edge.camera.pipeline import CameraPipeline
 from edge.camera.scene import calibration_of
 from edge.camera.source import Frame
 from ioc.contract import Event, VehicleTrack, Violation
