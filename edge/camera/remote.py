@@ -70,7 +70,10 @@ def config_ack(cfg: CameraGatewayConfig, topic: str, payload: bytes,
     claimed = str(cfg.version) if refusal is None else _version_of(payload)
     problems = [] if refusal is None else [p[:2000] for p in refusal.reason.splitlines()[:50]]
     return ConfigAck(
-        id=stable_id("config-ack", cfg.device, topic, payload),
+        # the outcome and the running version are part of the identity: the same payload
+        # pushed twice is applied, then refused as not newer: two answers, two ids
+        id=stable_id("config-ack", cfg.device, topic, payload,
+                     "applied" if refusal is None else "refused", cfg.version),
         site=cfg.site, device=cfg.device, ts=now_utc(), config_version=claimed,
         result="applied" if refusal is None else "refused",
         running_version=str(cfg.version), problems=problems)

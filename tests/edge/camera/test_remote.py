@@ -72,3 +72,12 @@ def test_config_ack_is_a_contract_event_with_version_result_and_every_problem(
     assert (ev.device, ev.result, ev.problems) == ("cam-lequydon-01", result, problems)
     assert ev.running_version == str(cfg.version)
     assert ev.config_version == (str(cfg.version) if refusal is None else claimed)
+
+
+def test_the_same_payload_applied_then_refused_gets_two_acks() -> None:
+    cfg = load_camera_config(PATH)
+    payload = b"version: 9"
+    applied = config_ack(cfg, TOPIC, payload)
+    refused = config_ack(cfg, TOPIC, payload, Refusal("version: 9: not newer"))
+    assert applied.id != refused.id
+    assert config_ack(cfg, TOPIC, payload).id == applied.id  # a replay keeps its id
