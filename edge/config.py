@@ -11,7 +11,6 @@ and alarm levels, above which the gateway polls faster.
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,7 +19,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from edge.disk_queue import DiskQueue, FullPolicy
 from edge.drivers.modbus_config import ModbusDriverConfig
 from edge.publisher import BrokerAddress
-from ioc.config import StrictModel, load_yaml_model, read_secret_file
+from ioc.config import StrictModel, load_yaml_model, secret_by_reference
 from ioc.contract import Quantity
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -72,15 +71,9 @@ class BrokerConfig(StrictModel):
 
     def password(self) -> str | None:
         """The password, read from its environment variable or file (None: anonymous)."""
-        if self.password_env is not None:
-            password = os.environ.get(self.password_env)
-            if password is None:
-                raise ValueError(f"broker.password_env: environment variable "
-                                 f"{self.password_env} is not set")
-            return password
-        if self.password_file is not None:
-            return read_secret_file(self.password_file, "broker.password_file")
-        return None
+        return secret_by_reference(self.password_env, self.password_file,
+                                   env_key="broker.password_env",
+                                   file_key="broker.password_file")
 
     def address(self) -> BrokerAddress:
         """The broker address with the password read from where the config says."""

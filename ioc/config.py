@@ -12,6 +12,7 @@ and turns each validation problem into one line such as::
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import stat
 import types
@@ -244,3 +245,18 @@ def read_secret_file(path: Path, key: str) -> str:
     if not secret:
         raise ValueError(f"{key}: {path}: the file is empty")
     return secret
+
+
+def secret_by_reference(env: str | None, file: Path | None, *, env_key: str,
+                        file_key: str) -> str | None:
+    """A secret named by an environment variable or by a file only its owner can read
+    (None when neither is given); a reference that cannot be resolved is a ValueError
+    naming the config key (``env_key``/``file_key``) it came from."""
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise ValueError(f"{env_key}: environment variable {env} is not set")
+        return value
+    if file is not None:
+        return read_secret_file(file, file_key)
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ioc.config import StrictModel, load_yaml_model, read_secret_file
+from ioc.config import StrictModel, load_yaml_model, secret_by_reference
 from stream.mqtt_client import MqttLogin
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -68,14 +67,9 @@ class MqttConfig(StrictModel):
     def login(self) -> MqttLogin:
         """The account and TLS files, the password read now (ValueError naming the key
         when its reference cannot be resolved or a file cannot be read)."""
-        password = None
-        if self.password_env is not None:
-            password = os.environ.get(self.password_env)
-            if not password:
-                raise ValueError(f"mqtt.password_env: environment variable "
-                                 f"{self.password_env} is not set")
-        elif self.password_file is not None:
-            password = read_secret_file(self.password_file, "mqtt.password_file")
+        password = secret_by_reference(self.password_env, self.password_file,
+                                       env_key="mqtt.password_env",
+                                       file_key="mqtt.password_file")
         tls = self.tls
         if tls is not None:
             for key, path in (("ca_file", tls.ca_file), ("cert_file", tls.cert_file),

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ioc.config import secret_by_reference
+
 COLUMNS = ("SITE", "DEVICE", "STATE", "LAST SEEN", "FPS", "QUEUE", "DROPPED", "CONFIG",
            "DISK", "SOURCE", "RECONNECTS", "AGENT")
 
@@ -182,17 +184,8 @@ def to_json(rows: list[DeviceRow]) -> str:
 
 
 def _password(args: argparse.Namespace) -> str | None:
-    if args.password_env:
-        value = os.environ.get(args.password_env)
-        if value is None:
-            raise ValueError(f"--password-env: environment variable {args.password_env} "
-                             "is not set")
-        return value
-    if args.password_file:
-        from edge.config import read_secret_file
-
-        return read_secret_file(args.password_file, "--password-file")
-    return None
+    return secret_by_reference(args.password_env or None, args.password_file,
+                               env_key="--password-env", file_key="--password-file")
 
 
 def _subscribe(args: argparse.Namespace, fleet: Fleet) -> Any:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from edge.camera.config import load_camera_config
-from edge.config import load_sensor_config, read_secret_file
+from edge.config import load_sensor_config
 from ioc.cli import main
-from ioc.config import ConfigError
+from ioc.config import ConfigError, read_secret_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SENSOR = (ROOT / "firmware_configs" / "hue" / "kimlong-modbus-01.yaml").read_text()
