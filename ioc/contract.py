@@ -23,6 +23,7 @@ Topic layout (``site`` and ``device`` are lower-case slugs)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -435,18 +436,27 @@ class Topics:
 
     @classmethod
     def parse(cls, topic: str) -> TopicParts | str:
-        """Parse a device topic; on failure return the reason as a string."""
-        parts = topic.split("/")
-        if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != cls.root:
-            return f"topic {topic!r} is not {cls.root}/<site>/<device>/<kind>"
-        _, _, site, device, kind = parts
-        if not _SLUG_RE.match(site):
-            return f"site {site!r} in topic {topic!r} is not a slug"
-        if not _SLUG_RE.match(device) or device in RESERVED_DEVICE_NAMES:
-            return f"device {device!r} in topic {topic!r} is not a device name"
-        if kind not in DEVICE_KINDS:
-            return f"kind {kind!r} in topic {topic!r} is not one of {sorted(DEVICE_KINDS)}"
-        return TopicParts(site, device, kind)
+        """Parse a device topic; on failure return the reason as a string. A city has a
+        few thousand device topics, so results are cached (bounded: hostile topics only
+        evict each other)."""
+        return _parse_topic_cached(topic)
+
+
+def _parse_topic(topic: str) -> TopicParts | str:
+    parts = topic.split("/")
+    if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        return f"topic {topic!r} is not {TOPIC_ROOT}/<site>/<device>/<kind>"
+    _, _, site, device, kind = parts
+    if not _SLUG_RE.match(site):
+        return f"site {site!r} in topic {topic!r} is not a slug"
+    if not _SLUG_RE.match(device) or device in RESERVED_DEVICE_NAMES:
+        return f"device {device!r} in topic {topic!r} is not a device name"
+    if kind not in DEVICE_KINDS:
+        return f"kind {kind!r} in topic {topic!r} is not one of {sorted(DEVICE_KINDS)}"
+    return TopicParts(site, device, kind)
+
+
+_parse_topic_cached = functools.lru_cache(maxsize=65_536)(_parse_topic)
 
 
 # --------------------------------------------------------------------------- codec

@@ -19,9 +19,7 @@ Keyed items are grouped per key and batch, so the keyed step and a cluster's exc
 handle one element per key and batch rather than one per reading; an item crossing to
 another process travels as its raw message (:class:`Routed`).
 
-Decoding is :func:`ioc.contract.decode` exactly: the fast path decodes with the
-contract's own event types and only for a message it refuses asks
-:func:`~ioc.contract.decode` for the error, so reasons and codes are the contract's.
+Decoding is :func:`ioc.contract.decode` (whose topic check is cached).
 """
 
 from __future__ import annotations
@@ -31,17 +29,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-import msgspec
-
 from ioc.contract import (
     KIND_OF,
-    MAX_PAYLOAD_BYTES,
     DecodeError,
     DeviceEvent,
     PlateRead,
     SensorReading,
-    TopicParts,
-    Topics,
     VehicleTrack,
     Violation,
     decode,
@@ -56,38 +49,6 @@ from stream.watchlist import WatchlistMatcher
 UNKEYED = ""
 STATION = "s:"
 CAMERA = "c:"
-_TOPIC_CACHE_MAX = 100_000
-_DECODER = msgspec.json.Decoder(DeviceEvent)
-_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
-
-
-class FastDecoder:
-    """:func:`ioc.contract.decode` with each topic's check done once (see module doc)."""
-
-    def __init__(self) -> None:
-        self._topics: dict[str, TopicParts] = {}
-
-    def __call__(self, topic: str, payload: bytes) -> DeviceEvent | DecodeError:
-        parts = self._topics.get(topic)
-        if parts is None:
-            parsed = Topics.parse(topic)
-            if isinstance(parsed, str):
-                return decode(topic, payload)
-            if len(self._topics) >= _TOPIC_CACHE_MAX:
-                self._topics.clear()
-            self._topics[topic] = parts = parsed
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            return decode(topic, payload)
-        try:
-            event = _DECODER.decode(payload)
-        except _DECODE_ERRORS:
-            return decode(topic, payload)
-        if (event.device != parts.device or event.site != parts.site
-                or KIND_OF[type(event)] != parts.kind):
-            return decode(topic, payload)
-        return event
-
-
 class Routed:
     """A decoded event on its way to the keyed step. Within a process it is handed on as
     it is; to another process of a cluster it travels as its raw message and is decoded
@@ -123,7 +84,6 @@ class Router:
         self.counters = counters
         self.matcher = matcher
         self.ticker = Ticker(config)
-        self.decode = FastDecoder()
         self.token = random.getrandbits(63)  # tells this router's batches from others'
         self._now = now
 
@@ -141,10 +101,9 @@ class Router:
         now = self._now()
         latest = now + self.max_future
         oldest = self.oldest
-        decode_one = self.decode
         ticker = self.ticker
         for msg in messages:
-            event = decode_one(msg.topic, msg.payload)
+            event = decode(msg.topic, msg.payload)
             if isinstance(event, DecodeError):
                 counts[f"deadletter.decode.{event.code}"] += 1
                 out.append(self._refuse(event, now))
