@@ -14,7 +14,7 @@ from models.backends import InferenceBackend, create_backend
 from models.class_map import CANONICAL, ClassMap, parse_names
 from models.detections import Detections
 from models.errors import ModelError, ModelOutputError
-from models.postprocess import decode_yolo, letterbox
+from models.postprocess import decode_end2end, decode_yolo, letterbox
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +25,33 @@ class DetectorConfig:
 
     model: Path = SHIPPED_DETECTOR
     backend: str = "onnxruntime"
-    imgsz: int = 320  # used when the model's input size is dynamic
+    #: Input (height, width) or a square side; used where the model does not say
+    #: (dynamic input, or the OpenCV backend, which cannot read the model's shapes).
+    imgsz: int | tuple[int, int] = 320
     conf: float = 0.25
     iou: float = 0.5
     threads: int = 2
     class_map: Mapping[str | int, str] | None = None
     #: Class names when the model carries none in its metadata (id → name).
     names: Mapping[int, str] | None = field(default=None)
+
+
+def input_size(imgsz: int | tuple[int, int]) -> tuple[int, int]:
+    """(height, width) from a square side or a pair."""
+    return (imgsz, imgsz) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
+
+
+def parse_input_size(text: str) -> int | tuple[int, int]:
+    """``320`` (square) or ``192x320`` (height x width); sides are multiples of 32."""
+    h, sep, w = text.strip().lower().partition("x")
+    try:
+        size = (int(h), int(w)) if sep else (int(h), int(h))
+    except ValueError:
+        msg = f"image size {text!r}: expected 320 or HEIGHTxWIDTH such as 192x320"
+        raise ValueError(msg) from None
+    if any(v <= 0 or v % 32 for v in size):
+        raise ValueError(f"image size {text!r}: sides must be positive multiples of 32")
+    return size if sep else size[0]
 
 
 class Detector:
@@ -45,14 +65,27 @@ class Detector:
         self._backend: InferenceBackend | None = None
         self._class_map: ClassMap | None = None
         self._num_classes = 0
-        self._size = (self.config.imgsz, self.config.imgsz)
+        self._end2end = False
+        self._size = input_size(self.config.imgsz)
 
     def load(self) -> Detector:
         """Open the model file; raises ModelError subclasses with clear messages."""
         cfg = self.config
-        backend = create_backend(cfg.backend, Path(cfg.model), cfg.threads, cfg.imgsz)
+        backend = create_backend(cfg.backend, Path(cfg.model), cfg.threads, self._size)
         names = dict(cfg.names) if cfg.names else parse_names(backend.metadata)
         out = backend.output_shape
+        # ultralytics writes end2end=True for NMS-free exports (YOLO26/YOLOv10, nms=False)
+        self._end2end = backend.metadata.get("end2end", "").lower() == "true"
+        if self._end2end and (len(out) != 3 or out[0] not in (1, -1) or out[2] != 6):
+            raise ModelOutputError(
+                f"{cfg.model}: end-to-end model with output shape {out}: expected (1, N, 6)"
+                " rows of x1, y1, x2, y2, score, class"
+            )
+        if self._end2end and names is None:
+            raise ModelOutputError(
+                f"{cfg.model}: end-to-end model without class names in its metadata:"
+                " give them in the detector config (names)"
+            )
         if len(out) != 3 or out[0] not in (1, -1):
             raise ModelOutputError(
                 f"{cfg.model}: unexpected output shape {out}: expected (1, 4+classes, anchors)"
@@ -63,7 +96,7 @@ class Detector:
                 raise ModelOutputError(f"{cfg.model}: cannot infer classes from output {out}")
             names = {i: CANONICAL[i] if i < len(CANONICAL) else str(i) for i in range(out[1] - 4)}
         nc = len(names)
-        if 4 + nc not in out[1:]:
+        if not self._end2end and 4 + nc not in out[1:]:
             raise ModelOutputError(
                 f"{cfg.model}: unexpected output shape {out}: expected (1, {4 + nc}, anchors)"
                 f" for {nc} classes {list(names.values())}"
@@ -90,7 +123,10 @@ class Detector:
         raw = self._backend.infer(blob)
         if raw.ndim != 3:
             raise ModelOutputError(f"{self.config.model}: output of rank {raw.ndim}, expected 3")
-        det = decode_yolo(raw, self._num_classes, self.config.conf, self.config.iou)
+        if self._end2end:
+            det = decode_end2end(raw, self.config.conf)
+        else:
+            det = decode_yolo(raw, self._num_classes, self.config.conf, self.config.iou)
         det = self._class_map.apply(det)
         h, w = frame.shape[:2]
         return Detections(lb.to_frame(det.xyxy, w, h), det.confidence, det.class_id)

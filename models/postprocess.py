@@ -93,3 +93,15 @@ def decode_yolo(
     offset = class_id[:, None].astype(np.float32) * 4096.0  # class-aware NMS in one pass
     keep = nms(xyxy + offset, scores, iou)[:max_det]
     return Detections(xyxy[keep], scores[keep], class_id[keep])
+
+
+def decode_end2end(output: np.ndarray, conf: float, max_det: int = 300) -> Detections:
+    """Decode an NMS-free head (YOLO26/YOLOv10 exported end to end): (1, N, 6) rows of
+    x1, y1, x2, y2, score, class. The model already removed duplicates; no NMS here.
+    """
+    pred = output[0]
+    keep = pred[:, 4] >= conf
+    pred = pred[keep][:max_det]
+    return Detections(
+        pred[:, :4].astype(np.float32), pred[:, 4].astype(np.float32), pred[:, 5].astype(np.int64)
+    )

@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     e = msub.add_parser("export", help="export an ultralytics checkpoint (.pt) to ONNX")
     e.add_argument("weights", type=Path)
     e.add_argument("--onnx", type=Path, default=None, help="where to copy the .onnx")
-    e.add_argument("--imgsz", type=int, default=320)
+    e.add_argument(
+        "--imgsz", type=_imgsz, default=320, help="320 (square) or HEIGHTxWIDTH, e.g. 192x320"
+    )
     e.set_defaults(func=run_export)
 
     v = msub.add_parser("eval", help="metrics table on simulator seeds training never saw")
@@ -54,6 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     v.add_argument(
         "--single-stage", action="store_true", help="plates from the full-frame model only"
+    )
+    v.add_argument(
+        "--recogniser",
+        choices=("own", "rapidocr"),
+        default="own",
+        help="plate-line recogniser: the project's model or PP-OCRv4 (rapidocr)",
+    )
+    v.add_argument("--ocr-model", type=Path, default=None, help="own recogniser ONNX")
+    v.add_argument(
+        "--no-fallback", action="store_true", help="never run rapidocr's full OCR on unsure reads"
     )
     v.add_argument("--skip-plates", action="store_true")
     v.add_argument("--skip-detector", action="store_true")
@@ -75,6 +87,15 @@ def run_train(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         logger.error("%s (missing: %s)", _TRAIN_HINT, exc.name)
         return 2
+
+
+def _imgsz(text: str) -> int | tuple[int, int]:
+    from models.detector import parse_input_size
+
+    try:
+        return parse_input_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -101,7 +122,7 @@ def run_eval(args: argparse.Namespace) -> int:
         format_detection,
         format_plates,
     )
-    from models.plate_reader import PlateReader
+    from models.plate_reader import PlateReader, PlateReaderConfig
     from models.two_stage import TwoStageConfig, TwoStageDetector
     from simulators.camera.export import parse_seeds
 
@@ -134,11 +155,24 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"\nDetector {stages} on seeds {args.seeds} ({args.frames} frames each)")
         print(format_detection(report))
     if not args.skip_plates:
-        reader = PlateReader().load()
+        try:
+            reader = PlateReader(
+                PlateReaderConfig(
+                    recogniser=args.recogniser,
+                    ocr_model=args.ocr_model,
+                    fallback_full_ocr=not args.no_fallback,
+                    threads=args.threads,
+                )
+            ).load()
+        except ModelError as exc:
+            logger.error("%s", exc)
+            return 1
         prep = evaluate_plates(
             reader, parse_seeds(args.plate_seeds), frames=args.frames, width=args.plate_width
         )
-        print(f"\nPlate reading on ground-truth boxes, {args.plate_width} px frames,")
+        fallback = "off" if args.no_fallback else "on"
+        print(f"\nPlate reading ({args.recogniser} recogniser, full-OCR fallback {fallback})")
+        print(f"on ground-truth boxes, {args.plate_width} px frames,")
         print(f"seeds {args.plate_seeds}:")
         print(format_plates(prep))
         for truth, raw in prep.failures[:10]:

@@ -30,9 +30,11 @@ class InferenceBackend(Protocol):
         ...
 
 
-def create_backend(name: str, path: Path, threads: int = 2, imgsz: int = 320) -> InferenceBackend:
-    """Load ``path`` with the backend called ``name`` (``imgsz``: input size where the
-    backend cannot read it from the model)."""
+def create_backend(
+    name: str, path: Path, threads: int = 2, imgsz: tuple[int, int] = (320, 320)
+) -> InferenceBackend:
+    """Load ``path`` with the backend called ``name`` (``imgsz``: input (height, width)
+    where the backend cannot read it from the model)."""
     if name == "onnxruntime":
         from models.backends.ort_backend import OrtBackend
 
@@ -40,5 +42,5 @@ def create_backend(name: str, path: Path, threads: int = 2, imgsz: int = 320) ->
     if name == "opencv":
         from models.backends.opencv_backend import OpenCVBackend
 
-        return OpenCVBackend.load(path, threads, (1, 3, imgsz, imgsz))
+        return OpenCVBackend.load(path, threads, (1, 3, *imgsz))
     raise ModelError(f"unknown inference backend {name!r}: use 'onnxruntime' or 'opencv'")

@@ -6,6 +6,9 @@
 - ``fake_coco.onnx``: a "detector" with 80 COCO classes in its ultralytics-style
   metadata that always outputs the same three boxes (a car, a motorcycle, a person),
   so the class-map path is tested end to end without a real COCO model.
+- ``fake_end2end.onnx``: an NMS-free "detector" (YOLO26 exported with ``nms=False``) at a
+  rectangular 64x96 input: (1, 300, 6) rows of x1, y1, x2, y2, score, class, COCO names;
+- ``bad_end2end.onnx``: says end2end in its metadata but outputs (1, 300, 5).
 """
 
 from __future__ import annotations
@@ -74,12 +77,45 @@ def fake_coco(path: Path) -> None:
     _save(model, path)
 
 
+def fake_end2end(path: Path, width: int = 6) -> None:
+    """Constant (1, 300, ``width``) output plus 0 x mean(input), at a 64x96 (h x w) input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = np.zeros((1, 300, width), np.float32)
+    # x1, y1, x2, y2 in input pixels, score, class; the rest of the 300 rows score 0
+    rows = ((10, 20, 30, 40, 0.9, 2), (50, 16, 60, 30, 0.8, 3), (0, 0, 5, 5, 0.1, 0))
+    for i, row in enumerate(rows):
+        out[0, i, :width] = row[:width]
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Add", ["const", "z"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fake_end2end",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 96])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 300, width])],
+        initializer=[
+            numpy_helper.from_array(out, "const"),
+            numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    names = "{" + ", ".join(f"{i}: '{n}'" for i, n in enumerate(COCO_NAMES)) + "}"
+    props = {"names": names, "imgsz": "[64, 96]", "task": "detect", "end2end": "True"}
+    helper.set_model_props(model, props)
+    _save(model, path)
+
+
 def main() -> int:
     """Write both fixtures into the folder given as the only argument."""
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     bad_output(out / "bad_output.onnx")
     fake_coco(out / "fake_coco.onnx")
+    fake_end2end(out / "fake_end2end.onnx")
+    fake_end2end(out / "bad_end2end.onnx", width=5)
     return 0
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.class_map import COCO_CLASS_MAP, COCO_NAMES
-from models.detector import Detector, DetectorConfig
+from models.detector import Detector, DetectorConfig, parse_input_size
 from models.errors import ModelError, ModelFileNotFound, ModelFormatError, ModelOutputError
 
 DATA = Path(__file__).parent / "data"
@@ -68,3 +68,53 @@ def test_coco_model_through_class_map(backend: str) -> None:
     assert out.class_id.tolist() == [0, 1]
     assert np.allclose(out.xyxy[0], [24, 24, 40, 40])
     assert np.allclose(out.xyxy[1], [74, 68, 86, 92])
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("320", 320), ("192x320", (192, 320)), ("192X320", (192, 320))]
+)
+def test_input_size_parsed(text: str, size: int | tuple[int, int]) -> None:
+    assert parse_input_size(text) == size
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("200", "multiples of 32"), ("192x", "expected 320 or HEIGHTxWIDTH"), ("ax320", "expected")],
+)
+def test_bad_input_size_named(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_input_size(text)
+
+
+def test_end_to_end_model_at_rectangular_input() -> None:
+    # an NMS-free export (YOLO26, nms=False): rows of x1 y1 x2 y2 score class, no NMS here
+    det = Detector(DetectorConfig(model=DATA / "fake_end2end.onnx", class_map=COCO_CLASS_MAP))
+    det.load()
+    assert det.input_size == (64, 96)
+    frame = np.zeros((128, 192, 3), np.uint8)  # 16:8 into 64x96: scale 0.5, no padding
+    out = det.detect(frame)
+    assert out.class_id.tolist() == [0, 1]  # car, motorcycle; the 0.1 person is below conf
+    assert np.allclose(out.xyxy[0], [20, 40, 60, 80])
+    assert np.allclose(out.xyxy[1], [100, 32, 120, 60])
+    assert np.allclose(out.confidence, [0.9, 0.8])
+
+
+def test_end_to_end_model_with_wrong_row_width() -> None:
+    with pytest.raises(ModelOutputError, match=r"end-to-end model with output shape \(1, 300, 5\)"):
+        Detector(DetectorConfig(model=DATA / "bad_end2end.onnx")).load()
+
+
+def test_rectangular_input_size_for_opencv() -> None:
+    # OpenCV cannot read input shapes: the configured (height, width) is used
+    det = Detector(
+        DetectorConfig(
+            model=DATA / "fake_coco.onnx",
+            backend="opencv",
+            imgsz=(64, 96),
+            names=dict(enumerate(COCO_NAMES)),
+            class_map=COCO_CLASS_MAP,
+        )
+    ).load()
+    assert det.input_size == (64, 96)
+    out = det.detect(np.zeros((128, 192, 3), np.uint8))  # scale 0.5, no padding
+    assert np.allclose(out.xyxy[0], [24, 24, 40, 40])
