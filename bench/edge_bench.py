@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from models import SHIPPED_DETECTOR  # noqa: E402
+
 CONFIG = ROOT / "firmware_configs" / "hue" / "cam-lequydon-01.yaml"
 TRAIN_PY = ROOT / ".venv-train" / "bin" / "python"
 
@@ -53,11 +55,14 @@ import cv2, torch
 torch.set_num_threads(2)
 from ultralytics import YOLO
 frames = [cv2.imread(p) for p in sorted(glob.glob(sys.argv[2] + "/*.png"))]
+import onnxruntime as ort
+shape = ort.InferenceSession(sys.argv[3]).get_inputs()[0].shape
+size = (shape[2], shape[3])  # the model's own (height, width)
 model = YOLO(sys.argv[3], task="detect")
 for f in frames[:5]:  # warm-up, then a fresh tracker
-    model.track(f, persist=True, imgsz=320, conf=0.1, iou=0.5, verbose=False)
+    model.track(f, persist=True, imgsz=size, conf=0.1, iou=0.5, verbose=False)
 model = YOLO(sys.argv[3], task="detect")
-model.track(frames[0], persist=True, imgsz=320, conf=0.1, iou=0.5, verbose=False)
+model.track(frames[0], persist=True, imgsz=size, conf=0.1, iou=0.5, verbose=False)
 import numpy as np, onnxruntime as ort
 opts = ort.SessionOptions()
 opts.intra_op_num_threads = 2
@@ -65,7 +70,7 @@ opts.inter_op_num_threads = 1
 sess = ort.InferenceSession(sys.argv[3], opts, providers=["CPUExecutionProvider"])
 name = sess.get_inputs()[0].name
 from models.postprocess import letterbox
-blobs = [letterbox(f, (320, 320))[0] for f in frames]
+blobs = [letterbox(f, size)[0] for f in frames]
 for b in blobs[:5]:
     sess.run(None, {name: b})
 times, bare, ids = [], [], set()
@@ -75,7 +80,7 @@ for i, f in enumerate(frames):
         sess.run(None, {name: blobs[i]})
         bare.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    r = model.track(f, persist=True, imgsz=320, conf=0.1, iou=0.5, verbose=False,
+    r = model.track(f, persist=True, imgsz=size, conf=0.1, iou=0.5, verbose=False,
                     tracker="bytetrack.yaml")
     times.append(time.perf_counter() - t0)
     if not i % 2:
@@ -110,6 +115,14 @@ def render(seed: int, n: int) -> tuple[list[np.ndarray], list[str | None], float
     return frames, signals, ms
 
 
+def model_input_size() -> tuple[int, int]:
+    """The shipped detector's (height, width) input."""
+    import onnxruntime as ort
+
+    shape = ort.InferenceSession(str(SHIPPED_DETECTOR)).get_inputs()[0].shape
+    return int(shape[2]), int(shape[3])
+
+
 def bare_session(threads: int) -> Callable[[np.ndarray], object]:
     """A bare onnxruntime session on the shipped model: blob in, raw output out."""
     import onnxruntime as ort
@@ -117,8 +130,7 @@ def bare_session(threads: int) -> Callable[[np.ndarray], object]:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    s = ort.InferenceSession(str(ROOT / "models" / "vehicles_plates_320.onnx"), opts,
-                             providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(str(SHIPPED_DETECTOR), opts, providers=["CPUExecutionProvider"])
     name = s.get_inputs()[0].name
     return lambda blob: s.run(None, {name: blob})
 
@@ -146,7 +158,7 @@ def pipeline_run(frames: list[np.ndarray], signals: list[str | None], *, threads
                                                 "full_ocr_fallback": OCR_FALLBACK})})
     pipe = build_pipeline(cfg, source=str(CONFIG), base=ROOT, evidence_dir=Path(evidence_dir))
     bare = bare_session(threads)
-    blobs = [letterbox(f, (320, 320))[0] for f in frames] if paired else []
+    blobs = [letterbox(f, model_input_size())[0] for f in frames] if paired else []
     for img, blob in zip(frames[:5], blobs[:5] or frames[:5], strict=False):  # warm-up
         pipe.detector.detect(img)
         if paired:
@@ -209,7 +221,7 @@ def ultralytics_run(frames: list[np.ndarray]) -> dict[str, object] | str:
             cv2.imwrite(f"{tmp}/{i:05d}.png", f)
         proc = subprocess.run(
             [str(TRAIN_PY), "-c", _ULTRA, str(ROOT), tmp,
-             str(ROOT / "models" / "vehicles_plates_320.onnx")],
+             str(SHIPPED_DETECTOR)],
             capture_output=True, text=True, timeout=3600, check=False, cwd=ROOT)
     if proc.returncode != 0:
         return "ultralytics failed: " + proc.stderr[-2000:]

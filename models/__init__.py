@@ -11,3 +11,5 @@ from pathlib import Path
 SHIPPED_DETECTOR = Path(__file__).resolve().parent / "vehicles_plates_320.onnx"
 #: Second stage: plates inside vehicle crops (128 px input).
 SHIPPED_PLATE_DETECTOR = Path(__file__).resolve().parent / "plates_128.onnx"
+#: The project's own plate-line recogniser (CTC over digits and series letters).
+SHIPPED_PLATE_OCR = Path(__file__).resolve().parent / "plate_ocr.onnx"

@@ -1,16 +1,17 @@
 """Reading Vietnamese plates: crop, rectify, OCR, then normalise, correct and validate.
 
-OCR is rapidocr-onnxruntime's recogniser (PP-OCRv4, shipped inside the wheel;
-offline), run line by line: the plate's aspect ratio says whether it has one line
-or two, and two-line plates are cut at the middle. Its per-frame character
+OCR runs line by line (``models.plate_ocr``): the project's own small CTC model
+(``plate_ocr.onnx``, the default) or rapidocr-onnxruntime's recogniser (PP-OCRv4,
+shipped inside the wheel; offline). The plate's aspect ratio says whether it has one
+line or two, and two-line plates are cut at the middle. The per-frame character
 probabilities are decoded **under the plate grammar** (:data:`LINE_TEMPLATES`:
 which positions hold digits and which letters, per vehicle kind and line) by a
 CTC Viterbi search, not greedily: a blurred ``G`` that the recogniser ranks just
 below ``0`` comes out as ``G`` in a letter position, where a fixed confusion table
 would say ``D``. Several reads of one vehicle (its best frames) vote character by
 character, weighted by those probabilities (:meth:`PlateReader.read_many`). A
-plate whose characters are not confident is not valid; then the full detector +
-recogniser may run once (``fallback_full_ocr``).
+plate whose characters are not confident is not valid; then rapidocr's full
+detector + recogniser may run once (``fallback_full_ocr``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,6 +33,17 @@ from ioc.plates import (
     kinds_for,
     normalise,
 )
+from models import SHIPPED_PLATE_OCR
+from models.errors import ModelError
+from models.plate_ocr import (
+    LineRecogniser,
+    OwnLineRecogniser,
+    RapidLineRecogniser,
+    best_channel,
+    split_lines,
+)
+
+__all__ = ["PlateRead", "PlateReader", "PlateReaderConfig", "best_channel", "crop_plate"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +158,11 @@ class PlateReaderConfig:
     """Tuning of the reader."""
 
     margin: float = 0.12  # crop margin around the plate box, as a share of its size
-    line_height: int = 48  # pixels per text line handed to the recogniser
+    #: "own": the project's plate-line model (``ocr_model``); "rapidocr": PP-OCRv4.
+    recogniser: str = "own"
+    #: The own recogniser's ONNX file (None: the one shipped in ``models/``).
+    ocr_model: Path | None = None
+    line_height: int = 48  # pixels per text line handed to rapidocr's recogniser
     two_line_max_aspect: float = 3.0  # width/height at or below this: two lines
     fallback_full_ocr: bool = True
     #: The slow full OCR fallback only runs on plates at least this many pixels high.
@@ -213,21 +230,6 @@ def rectify(crop: np.ndarray) -> np.ndarray:
     return rotated[max(0, y1) : y1 + int(rh / 4) + 1, max(0, x1) : x1 + int(rw / 4) + 1]
 
 
-def best_channel(img: np.ndarray) -> np.ndarray:
-    """The single channel of a BGR line image (B, G, R or grey) whose two Otsu classes,
-    characters and background, are farthest apart for their spread."""
-    best, best_score = img[:, :, 1], -1.0
-    for ch in (*cv2.split(img), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)):
-        t, _ = cv2.threshold(ch, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        lo, hi = ch[ch <= t], ch[ch > t]
-        if not len(lo) or not len(hi):
-            continue
-        score = (float(hi.mean()) - float(lo.mean())) / (float(lo.std()) + float(hi.std()) + 1.0)
-        if score > best_score:
-            best, best_score = ch, score
-    return best
-
-
 def _guess_kind(lines: list[str]) -> VehicleKind | None:
     if len(lines) >= 2 and _MOTO_FIRST_LINE.match(lines[0].upper().replace(" ", "")):
         return VehicleKind.MOTORBIKE if "-" in lines[0] or "." in lines[0] else None
@@ -240,28 +242,41 @@ class PlateReader:
     def __init__(self, config: PlateReaderConfig | None = None) -> None:
         self.config = config or PlateReaderConfig()
         self._ocr: object | None = None
+        self._rec: LineRecogniser | None = None
         self._chars: list[str] = []
         self._slot_idx: dict[str, np.ndarray] = {}
         self._sep_idx = np.zeros(0, dtype=np.int64)
 
     def load(self) -> PlateReader:
-        """Load the OCR models shipped with rapidocr-onnxruntime."""
-        from rapidocr_onnxruntime import RapidOCR
+        """Open the recogniser (and rapidocr where the config uses it); clear ModelError
+        for an unknown recogniser or a missing or malformed model file."""
+        cfg = self.config
+        if cfg.recogniser not in ("own", "rapidocr"):
+            raise ModelError(
+                f"plate reader: unknown recogniser {cfg.recogniser!r}: use 'own' or 'rapidocr'"
+            )
+        if cfg.recogniser == "rapidocr" or cfg.fallback_full_ocr or not cfg.constrained:
+            from rapidocr_onnxruntime import RapidOCR
 
-        threads = self.config.threads
-        self._ocr = RapidOCR(
-            det_limit_type="max",
-            det_limit_side_len=480,
-            intra_op_num_threads=threads,
-            inter_op_num_threads=1,
-        )
-        chars = list(self._ocr.text_rec.postprocess_op.character)  # type: ignore[attr-defined]
+            self._ocr = RapidOCR(
+                det_limit_type="max",
+                det_limit_side_len=480,
+                intra_op_num_threads=cfg.threads,
+                inter_op_num_threads=1,
+            )
+        if cfg.recogniser == "own":
+            self._rec = OwnLineRecogniser(cfg.ocr_model or SHIPPED_PLATE_OCR, cfg.threads)
+        else:
+            self._rec = RapidLineRecogniser(
+                self._ocr, cfg.line_height, cfg.enhance, cfg.best_channel
+            )
+        chars = self._rec.chars
         where = {c: i for i, c in enumerate(chars)}
         self._chars = chars
         self._slot_idx = {k: np.array([where[c] for c in v], dtype=np.int64)
                           for k, v in SLOTS.items()}
         self._sep_idx = np.array([where[c] for c in "-.· " if c in where], dtype=np.int64)
-        logger.info("plate OCR loaded (rapidocr-onnxruntime)")
+        logger.info("plate OCR loaded (%s recogniser)", cfg.recogniser)
         return self
 
     def _ocr_call(self, img: np.ndarray, **kw: bool) -> list:  # type: ignore[type-arg]
@@ -344,41 +359,11 @@ class PlateReader:
                     return alt
         return read
 
-    def _prepare(self, img: np.ndarray) -> np.ndarray:
-        lh = self.config.line_height
-        scale = lh / max(img.shape[0], 1)
-        out = cv2.resize(
-            img, (max(8, round(img.shape[1] * scale)), lh), interpolation=cv2.INTER_CUBIC
-        )
-        if self.config.best_channel:
-            out = cv2.cvtColor(best_channel(out), cv2.COLOR_GRAY2BGR)
-        if self.config.enhance:
-            grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
-            grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX)
-            soft = cv2.GaussianBlur(grey, (0, 0), 2.0)
-            grey = cv2.addWeighted(grey, 1.6, soft, -0.6, 0)
-            out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-        return cv2.copyMakeBorder(out, 4, 4, 8, 8, cv2.BORDER_REPLICATE)
-
     def _line_logprobs(self, plate: np.ndarray, layout: PlateLayout) -> list[np.ndarray]:
         """Per line of the plate, the recogniser's (T, C) log-probabilities (one batch)."""
-        if self._ocr is None:
+        if self._rec is None:
             raise RuntimeError("plate reader not loaded: call load() first")
-        rec = self._ocr.text_rec  # type: ignore[attr-defined]
-        h = plate.shape[0]
-        parts = [plate] if layout is PlateLayout.ONE_LINE else [plate[: h // 2], plate[h // 2 :]]
-        imgs = [self._prepare(part) for part in parts]
-        _, rec_h, rec_w = rec.rec_image_shape
-        ratio = max([rec_w / rec_h] + [im.shape[1] / im.shape[0] for im in imgs])
-        batch = np.stack([rec.resize_norm_img(im, ratio) for im in imgs]).astype(np.float32)
-        preds = rec.session(batch)[0]
-        out = []
-        for pr in preds:  # drop the blank frames around the text (padding): less to search
-            ink = np.flatnonzero(pr[:, 0] < 0.98)
-            if len(ink):
-                pr = pr[max(0, ink[0] - 1) : ink[-1] + 2]
-            out.append(np.log(np.clip(pr, 1e-9, 1.0)))
-        return out
+        return self._rec.logprobs(split_lines(plate, layout))
 
     def _greedy(self, logp: np.ndarray) -> str:
         best = logp.argmax(axis=1)
@@ -437,15 +422,9 @@ class PlateReader:
         return PlateRead(text, raw, layout, k, round(conf, 4), valid, changed)
 
     def _recognise_lines(self, plate: np.ndarray, layout: PlateLayout) -> list[tuple[str, float]]:
-        h = plate.shape[0]
-        parts = [plate] if layout is PlateLayout.ONE_LINE else [plate[: h // 2], plate[h // 2 :]]
-        out = []
-        for part in parts:
-            res = self._ocr_call(self._prepare(part), use_det=False, use_cls=False, use_rec=True)
-            if res:
-                text, score = res[0][0], float(res[0][1])
-                out.append((str(text), score))
-        return out
+        """Greedy text and mean best-class probability per line."""
+        lps = self._line_logprobs(plate, layout)
+        return [(self._greedy(lp), float(np.exp(lp.max(axis=1).mean()))) for lp in lps if len(lp)]
 
     def _full_ocr(self, plate: np.ndarray) -> list[tuple[str, float]]:
         up = cv2.resize(plate, None, fx=96 / max(plate.shape[0], 1), fy=96 / max(plate.shape[0], 1))

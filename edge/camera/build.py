@@ -13,13 +13,23 @@ from edge.camera.evidence import EvidenceStore
 from edge.camera.pipeline import CameraPipeline
 from edge.camera.plates import PlateCollector
 from ioc.config import ConfigError, ConfigProblem
+from models import SHIPPED_PLATE_OCR
 from models.detector import Detector, DetectorConfig
 from models.errors import ModelError
+from models.plate_ocr import OwnLineRecogniser
 from models.plate_reader import PlateReader, PlateReaderConfig
 
 
 def _resolve(path: Path, base: Path | None) -> Path:
     return path if path.is_absolute() or base is None else base / path
+
+
+def _key_line(key: str, source: str, text: str | None) -> int | None:
+    if text is not None:
+        return key_lines(text).get(key)
+    if Path(source).is_file():
+        return key_lines(Path(source).read_text(encoding="utf-8")).get(key)
+    return None
 
 
 def load_models(cfg: CameraGatewayConfig, *, source: str = "<config>", text: str | None = None,
@@ -37,12 +47,17 @@ def load_models(cfg: CameraGatewayConfig, *, source: str = "<config>", text: str
         try:
             loaded.append(det.load())
         except (ModelError, OSError) as exc:
-            line = None
-            if text is not None:
-                line = key_lines(text).get(key)
-            elif Path(source).is_file():
-                line = key_lines(Path(source).read_text(encoding="utf-8")).get(key)
+            line = _key_line(key, source, text)
             raise ConfigError([ConfigProblem(source, line, key, str(path), str(exc))]) from None
+    pc = cfg.plates
+    if pc.enabled and pc.recogniser == "own":  # the plate-line model: open it to check it
+        ocr = _resolve(pc.ocr_model, base) if pc.ocr_model is not None else SHIPPED_PLATE_OCR
+        try:
+            OwnLineRecogniser(ocr, pc.threads)
+        except (ModelError, OSError) as exc:
+            line = _key_line("plates.ocr_model", source, text)
+            raise ConfigError([ConfigProblem(source, line, "plates.ocr_model", str(ocr),
+                                             str(exc))]) from None
     return loaded[0], (loaded[1] if len(loaded) > 1 else None)
 
 
@@ -53,8 +68,16 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
     vehicles, plate_det = load_models(cfg, source=source, text=text, base=base)
     plates = None
     if plate_det is not None:
-        reader = PlateReader(PlateReaderConfig(
-            threads=cfg.plates.threads, fallback_full_ocr=cfg.plates.full_ocr_fallback)).load()
+        pc = cfg.plates
+        ocr_model = _resolve(pc.ocr_model, base) if pc.ocr_model is not None else None
+        try:
+            reader = PlateReader(PlateReaderConfig(
+                threads=pc.threads, fallback_full_ocr=pc.full_ocr_fallback,
+                recogniser=pc.recogniser, ocr_model=ocr_model)).load()
+        except (ModelError, OSError) as exc:
+            line = _key_line("plates.ocr_model", source, text)
+            raise ConfigError([ConfigProblem(source, line, "plates.ocr_model",
+                                             str(pc.ocr_model), str(exc))]) from None
         plates = PlateCollector(plate_det, reader, best_frames=cfg.plates.best_frames,
                                 min_vehicle_height=cfg.plates.min_vehicle_height)
     ev = cfg.evidence

@@ -111,6 +111,11 @@ class PlateSettings(StrictModel):
     #: only for those plates; see models/plate_reader.py).
     full_ocr_fallback: bool = True
     threads: int = Field(default=2, ge=1, le=64)
+    #: Line recogniser: "own" (the project's plate model, ``ocr_model``) or "rapidocr"
+    #: (PP-OCRv4, a general text recogniser).
+    recogniser: Literal["own", "rapidocr"] = "own"
+    #: The own recogniser's ONNX file, relative to the config file (default: shipped).
+    ocr_model: Path | None = None
 
 
 class CalibrationConfig(StrictModel):

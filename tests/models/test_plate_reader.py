@@ -10,13 +10,21 @@ import numpy as np
 import pytest
 
 from ioc.plates import Plate, PlateColour, PlateLayout, VehicleKind, random_plate
-from models.plate_reader import SLOTS, PlateReader, best_channel, crop_plate, ctc_viterbi, rectify
+from models.plate_reader import (
+    SLOTS,
+    PlateReader,
+    PlateReaderConfig,
+    best_channel,
+    crop_plate,
+    ctc_viterbi,
+    rectify,
+)
 from simulators.camera.plate_render import render_plate
 
 
-@pytest.fixture(scope="module")
-def reader(tmp_path_factory: pytest.TempPathFactory) -> PlateReader:
-    return PlateReader().load()
+@pytest.fixture(scope="module", params=["own", "rapidocr"])
+def reader(request: pytest.FixtureRequest) -> PlateReader:
+    return PlateReader(PlateReaderConfig(recogniser=request.param)).load()
 
 
 def _at_height(img: np.ndarray, h: int, seed: int) -> np.ndarray:

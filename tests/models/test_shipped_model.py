@@ -1,6 +1,6 @@
 """The shipped ONNX detector loads and finds vehicles and plates in fresh simulator frames.
 
-Seeds here are outside the training (1000-1149, 8000-8019) and evaluation (9000-9039)
+Seeds here are outside the training (1000-1299, 8000-8019) and evaluation (9000-9039)
 ranges. A detector at chance would match next to nothing at IoU 0.5.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR
+from models import SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR, SHIPPED_PLATE_OCR
 from models.class_map import CANONICAL
 from models.detections import box_iou
 from models.detector import Detector, DetectorConfig
@@ -46,7 +46,7 @@ def _match(pred_xyxy: np.ndarray, gt: np.ndarray) -> int:
     return matched
 
 
-@pytest.mark.parametrize("path", [SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR])
+@pytest.mark.parametrize("path", [SHIPPED_DETECTOR, SHIPPED_PLATE_DETECTOR, SHIPPED_PLATE_OCR])
 def test_shipped_models_are_there_and_small(path: Path) -> None:
     assert path.is_file()
     assert path.stat().st_size < 20e6

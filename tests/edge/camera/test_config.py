@@ -112,3 +112,18 @@ def test_model_problems_name_file_line_and_key(tmp_path: Path, which: str) -> No
     assert msg.startswith(f"{path}:{line}: detector.model: {model}: ")
     assert {"not_onnx": "is not a loadable ONNX model", "wrong_shape": "unexpected output shape",
             "missing": "model file not found"}[which] in msg
+
+
+def test_plate_ocr_model_problem_names_file_line_and_key(tmp_path: Path) -> None:
+    text = LEQUYDON.read_text()
+    assert "\nplates:\n" in text
+    text = text.replace("\nplates:\n", f"\nplates:\n  ocr_model: {BAD_OUTPUT}\n", 1)
+    path = tmp_path / "cam.yaml"
+    path.write_text(text)
+    line = next(i for i, s in enumerate(text.splitlines()) if s.startswith("  ocr_model:")) + 1
+    cfg = load_camera_config(path)
+    with pytest.raises(ConfigError) as err:
+        load_models(cfg, source=str(path), base=ROOT)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line}: plates.ocr_model: {BAD_OUTPUT}: ")
+    assert "expected (N, 1, 32, 160)" in msg
