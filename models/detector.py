@@ -14,7 +14,10 @@ from models.backends import InferenceBackend, create_backend
 from models.class_map import CANONICAL, ClassMap, parse_names
 from models.detections import Detections
 from models.errors import ModelError, ModelOutputError
+from models.input_size import input_size, input_size_arg, parse_input_size
 from models.postprocess import decode_end2end, decode_yolo, letterbox
+
+__all__ = ["Detector", "DetectorConfig", "input_size", "input_size_arg", "parse_input_size"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +37,6 @@ class DetectorConfig:
     class_map: Mapping[str | int, str] | None = None
     #: Class names when the model carries none in its metadata (id → name).
     names: Mapping[int, str] | None = field(default=None)
-
-
-def input_size(imgsz: int | tuple[int, int]) -> tuple[int, int]:
-    """(height, width) from a square side or a pair."""
-    return (imgsz, imgsz) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
-
-
-def parse_input_size(text: str) -> int | tuple[int, int]:
-    """``320`` (square) or ``192x320`` (height x width); sides are multiples of 32."""
-    h, sep, w = text.strip().lower().partition("x")
-    try:
-        size = (int(h), int(w)) if sep else (int(h), int(h))
-    except ValueError:
-        msg = f"image size {text!r}: expected 320 or HEIGHTxWIDTH such as 192x320"
-        raise ValueError(msg) from None
-    if any(v <= 0 or v % 32 for v in size):
-        raise ValueError(f"image size {text!r}: sides must be positive multiples of 32")
-    return size if sep else size[0]
 
 
 class Detector:

@@ -11,6 +11,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from models.input_size import input_size_arg
+
 logger = logging.getLogger(__name__)
 
 _TRAIN_HINT = (
@@ -39,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     e.add_argument("weights", type=Path)
     e.add_argument("--onnx", type=Path, default=None, help="where to copy the .onnx")
     e.add_argument(
-        "--imgsz", type=_imgsz, default=320, help="320 (square) or HEIGHTxWIDTH, e.g. 192x320"
+        "--imgsz",
+        type=input_size_arg,
+        default=320,
+        help="320 (square) or HEIGHTxWIDTH, e.g. 192x320",
     )
     e.set_defaults(func=run_export)
 
@@ -87,15 +92,6 @@ def run_train(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         logger.error("%s (missing: %s)", _TRAIN_HINT, exc.name)
         return 2
-
-
-def _imgsz(text: str) -> int | tuple[int, int]:
-    from models.detector import parse_input_size
-
-    try:
-        return parse_input_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from models.input_size import input_size_arg
+
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +86,7 @@ def make_dataset(
     (vehicle crops, plates). ``busy_seeds`` add training scenes with ``BUSY_SCENE``.
     """
     from models.training.plate_crops import export_plate_crops
-    from simulators.camera.export import export_yolo, parse_seeds
+    from simulators.camera.export import export_yolo, parse_seeds, write_data_yaml
 
     if (out / "data.yaml").exists():
         logger.info("dataset already at %s", out)
@@ -98,7 +100,7 @@ def make_dataset(
             busy = {"train": parse_seeds(busy_seeds)}
             extra = export_yolo(out, busy, frames=frames, stride=stride, **BUSY_SCENE)
             counts["train"] += extra["train"]
-            _write_data_yaml(out, ("train", "val"))
+            write_data_yaml(out, ("train", "val"))
         if kind == "vehicles":
             drop_class(out, PLATE_CLASS)
     logger.info("dataset: %s", counts)
@@ -108,17 +110,10 @@ def make_dataset(
 PLATE_CLASS = 4
 
 
-def _write_data_yaml(out: Path, splits: Sequence[str], names: Sequence[str] | None = None) -> None:
-    from simulators.camera.config import CLASS_NAMES
-
-    listed = "\n".join(f"  {i}: {n}" for i, n in enumerate(names or CLASS_NAMES))
-    paths = "".join(f"{k}: images/{k}\n" for k in splits)
-    (out / "data.yaml").write_text(f"path: {out.resolve()}\n{paths}names:\n{listed}\n")
-
-
 def drop_class(out: Path, class_id: int) -> None:
     """Remove one class (the last one) from every label file and from data.yaml."""
     from simulators.camera.config import CLASS_NAMES
+    from simulators.camera.export import write_data_yaml
 
     if class_id != len(CLASS_NAMES) - 1:
         raise ValueError("only the last class can be dropped without renumbering")
@@ -126,7 +121,7 @@ def drop_class(out: Path, class_id: int) -> None:
         lines = label.read_text().splitlines()
         kept = [ln for ln in lines if ln and int(ln.split()[0]) != class_id]
         label.write_text("".join(f"{ln}\n" for ln in kept))
-    _write_data_yaml(out, ("train", "val"), CLASS_NAMES[:class_id])
+    write_data_yaml(out, ("train", "val"), CLASS_NAMES[:class_id])
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -180,16 +175,6 @@ def train(args: argparse.Namespace) -> Path:
     return Path(args.runs) / args.name / "weights" / "best.pt"
 
 
-def parse_imgsz(text: str) -> int | tuple[int, int]:
-    """argparse type: ``320`` or ``192x320`` (see ``models.detector.parse_input_size``)."""
-    from models.detector import parse_input_size
-
-    try:
-        return parse_input_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def export(weights: Path, out: Path, imgsz: int | tuple[int, int]) -> Path:
     """Export a checkpoint to ONNX (static shape, simplified) and copy it to ``out``.
 
@@ -239,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", type=Path, default=DEFAULT_ONNX)
     p.add_argument(
         "--export-imgsz",
-        type=parse_imgsz,
+        type=input_size_arg,
         default=None,
         help="ONNX input size, e.g. 192x320 (default: --imgsz, square)",
     )

@@ -89,10 +89,18 @@ def export_yolo(
                 n += 1
         counts[split] = n
         logger.info("exported %s images to %s", n, img_dir)
-    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(CLASS_NAMES))
-    yaml_splits = "".join(f"{k}: images/{k}\n" for k in splits)
-    (out_dir / "data.yaml").write_text(f"path: {out_dir.resolve()}\n{yaml_splits}names:\n{names}\n")
+    write_data_yaml(out_dir, list(splits))
     return counts
+
+
+def write_data_yaml(
+    out_dir: Path, splits: Sequence[str], names: Sequence[str] = CLASS_NAMES
+) -> None:
+    """The ultralytics dataset file: root, one images folder per split, class names."""
+    listed = "\n".join(f"  {i}: {name}" for i, name in enumerate(names))
+    yaml_splits = "".join(f"{k}: images/{k}\n" for k in splits)
+    text = f"path: {out_dir.resolve()}\n{yaml_splits}names:\n{listed}\n"
+    (out_dir / "data.yaml").write_text(text)
 
 
 def truth_record(truth: FrameTruth) -> dict[str, object]:
