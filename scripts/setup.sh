@@ -52,6 +52,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: pip install -e .[dev]"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import ioc.cli, bytewax, paho.mqtt, msgspec" 
+  # pip errors are filtered above: a missing package fails here, by name
+  .venv/bin/python -c "import ioc.cli, bytewax, paho.mqtt, msgspec, onnxruntime, cv2, rapidocr_onnxruntime, influxdb_client, playwright"
   touch "$stamp"
 fi
