@@ -71,7 +71,7 @@ class FrameConfig(StrictModel):
 class DetectorSettings(StrictModel):
     """The ONNX models and how to run them."""
 
-    model: Path = Path("models/vehicles_plates_320.onnx")
+    model: Path = Path("models/vehicles_192x320.onnx")
     plate_model: Path = Path("models/plates_128.onnx")
     #: Low-score boxes are kept for the tracker's second association (ByteTrack).
     conf: float = Field(default=0.1, gt=0, lt=1)

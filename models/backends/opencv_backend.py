@@ -36,8 +36,16 @@ class OpenCVBackend:
         except cv2.error as exc:
             raise ModelFormatError(f"{path} is not a loadable ONNX model: {exc}") from exc
         cv2.setNumThreads(threads)
+        try:  # the probe run: OpenCV reads some graphs it cannot run (YOLO26's end2end head)
+            backend = cls(net, path, input_shape)
+        except cv2.error as exc:
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ModelFormatError(
+                f"{path}: OpenCV's DNN module cannot run this model at input"
+                f" {'x'.join(map(str, input_shape[2:]))} ({first}); use the onnxruntime backend"
+            ) from exc
         logger.info("loaded %s with OpenCV DNN", path)
-        return cls(net, path, input_shape)
+        return backend
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """Run one blob; returns the first output."""

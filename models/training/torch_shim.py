@@ -50,6 +50,9 @@ def install() -> None:
         return
     import torch
 
+    if torch.version.cuda is not None:  # a CUDA build: torchvision's own ops load
+        return
+
     try:
         lib = torch.library.Library("torchvision", "DEF")
         lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")

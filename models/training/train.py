@@ -29,7 +29,7 @@ WORK = ROOT / "models" / "training"
 DEFAULT_DATA = WORK / "data"
 DEFAULT_RUNS = WORK / "runs"
 CONFIG_DIR = WORK / ".yolo"
-DEFAULT_ONNX = ROOT / "models" / "vehicles_plates_320.onnx"
+DEFAULT_ONNX = ROOT / "models" / "vehicles_192x320.onnx"
 
 
 def prepare_offline(threads: int = 2) -> None:
@@ -78,6 +78,7 @@ def make_dataset(
     stride: int,
     kind: str = "frames",
     busy_seeds: str = "",
+    jobs: int = 1,
 ) -> Path:
     """Generate the YOLO dataset from simulator seeds (skipped when already there).
 
@@ -95,10 +96,10 @@ def make_dataset(
     if kind == "plate-crops":
         counts = export_plate_crops(out, splits, frames=frames, stride=stride)
     else:
-        counts = export_yolo(out, splits, frames=frames, stride=stride)
+        counts = export_yolo(out, splits, frames=frames, stride=stride, jobs=jobs)
         if busy_seeds:
             busy = {"train": parse_seeds(busy_seeds)}
-            extra = export_yolo(out, busy, frames=frames, stride=stride, **BUSY_SCENE)
+            extra = export_yolo(out, busy, frames=frames, stride=stride, jobs=jobs, **BUSY_SCENE)
             counts["train"] += extra["train"]
             write_data_yaml(out, ("train", "val"))
         if kind == "vehicles":
@@ -139,6 +140,7 @@ def train(args: argparse.Namespace) -> Path:
         args.stride,
         args.dataset,
         args.busy_seeds,
+        args.jobs,
     )
     model = YOLO(args.model)  # a yaml: architecture only, random initial weights
     t0 = time.monotonic()
@@ -148,7 +150,7 @@ def train(args: argparse.Namespace) -> Path:
         imgsz=args.imgsz,
         batch=args.batch,
         workers=args.workers,
-        device="cpu",
+        device=args.device,
         project=str(args.runs),
         name=args.name,
         exist_ok=True,
@@ -219,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="0: load in the main process")
     p.add_argument("--cache", default="ram", help="ram, disk or none")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
+    p.add_argument("--jobs", type=int, default=1, help="processes rendering the dataset")
     p.add_argument("--mosaic", type=float, default=0.3)
     p.add_argument("--close-mosaic", type=int, default=8)
     p.add_argument("--onnx", type=Path, default=DEFAULT_ONNX)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -65,32 +66,45 @@ def export_yolo(
     *,
     frames: int = 8,
     stride: int = 12,
+    jobs: int = 1,
     **overrides: object,
 ) -> dict[str, int]:
     """Write a YOLO dataset; ``splits`` maps split name to seeds. Returns images per split.
 
     Each image has a JSON sidecar under ``truth/`` with the plate strings and boxes,
-    which ``ioc models eval`` uses to score plate reading.
+    which ``ioc models eval`` uses to score plate reading. ``jobs`` > 1 renders seeds
+    in that many processes (each seed's files are the same either way).
     """
     counts: dict[str, int] = {}
     for split, seeds in splits.items():
-        img_dir, lbl_dir, truth_dir = (out_dir / k / split for k in ("images", "labels", "truth"))
-        for d in (img_dir, lbl_dir, truth_dir):
+        dirs = tuple(out_dir / k / split for k in ("images", "labels", "truth"))
+        for d in dirs:
             d.mkdir(parents=True, exist_ok=True)
-        n = 0
-        for seed in seeds:
-            cfg = scene_for_seed(seed, **overrides)
-            for i, frame, truth in sample_frames(cfg, frames, stride):
-                stem = f"s{seed:05d}_f{i:05d}"
-                h, w = frame.shape[:2]
-                cv2.imwrite(str(img_dir / f"{stem}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
-                (lbl_dir / f"{stem}.txt").write_text("\n".join(yolo_lines(truth, w, h)) + "\n")
-                (truth_dir / f"{stem}.json").write_text(json.dumps(truth_record(truth)))
-                n += 1
-        counts[split] = n
-        logger.info("exported %s images to %s", n, img_dir)
+        tasks = [(seed, dirs, frames, stride, overrides) for seed in seeds]
+        if jobs > 1:
+            with ProcessPoolExecutor(jobs) as pool:
+                counts[split] = sum(pool.map(_export_seed, tasks, chunksize=4))
+        else:
+            counts[split] = sum(map(_export_seed, tasks))
+        logger.info("exported %s images to %s", counts[split], dirs[0])
     write_data_yaml(out_dir, list(splits))
     return counts
+
+
+def _export_seed(
+    task: tuple[int, tuple[Path, Path, Path], int, int, dict[str, object]],
+) -> int:
+    """Write one seed's sampled frames, labels and truth sidecars; returns the count."""
+    seed, (img_dir, lbl_dir, truth_dir), frames, stride, overrides = task
+    n = 0
+    for i, frame, truth in sample_frames(scene_for_seed(seed, **overrides), frames, stride):
+        stem = f"s{seed:05d}_f{i:05d}"
+        h, w = frame.shape[:2]
+        cv2.imwrite(str(img_dir / f"{stem}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        (lbl_dir / f"{stem}.txt").write_text("\n".join(yolo_lines(truth, w, h)) + "\n")
+        (truth_dir / f"{stem}.json").write_text(json.dumps(truth_record(truth)))
+        n += 1
+    return n
 
 
 def write_data_yaml(
@@ -162,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     y.add_argument("--val-seeds", default="9000-9009")
     y.add_argument("--frames", type=int, default=8)
     y.add_argument("--stride", type=int, default=12)
+    y.add_argument("--jobs", type=int, default=1, help="seeds rendered in parallel")
     v = sub.add_parser("video", help="video file")
     v.add_argument("out", type=Path)
     v.add_argument("--seed", type=int, default=0)
@@ -170,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     if args.what == "yolo":
         splits = {"train": parse_seeds(args.train_seeds), "val": parse_seeds(args.val_seeds)}
-        print(export_yolo(args.out, splits, frames=args.frames, stride=args.stride))
+        print(export_yolo(args.out, splits, frames=args.frames, stride=args.stride, jobs=args.jobs))
     else:
         print(write_video(scene_for_seed(args.seed), args.out, args.frames))
     return 0

@@ -33,12 +33,12 @@ def test_validate_names_the_bad_model_and_the_zone_outside_the_frame(tmp_path: P
     bad_model = tmp_path / "not-a-model.onnx"
     bad_model.write_text("hello")
     a = tmp_path / "bad-model.yaml"
-    a.write_text(text.replace("  model: models/vehicles_plates_320.onnx", f"  model: {bad_model}"))
+    a.write_text(text.replace("  model: models/vehicles_192x320.onnx", f"  model: {bad_model}"))
     b = tmp_path / "bad-zone.yaml"
     b.write_text(text.replace("  stop_line: [[400, 308]", "  stop_line: [[-40, 308]"))
     result = _ioc("edge", "validate", str(a), str(b))
     assert result.returncode == 1
-    line = text.splitlines().index("  model: models/vehicles_plates_320.onnx") + 1
+    line = text.splitlines().index("  model: models/vehicles_192x320.onnx") + 1
     assert f"{a}:{line}: detector.model: {bad_model}: " in result.stdout
     assert "is not a loadable ONNX model" in result.stdout
     assert f"{b}:" in result.stdout

@@ -107,6 +107,20 @@ def _browser(playwright):  # type: ignore[no-untyped-def]
                                       args=["--headless", "--no-sandbox", "--disable-gpu"])
 
 
+def _wait_js(page, fn: str, arg: object = None, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    """Poll the JS function ``fn`` (given ``arg``) until it returns true.
+
+    Not ``page.wait_for_function``: Playwright evaluates a string predicate with
+    ``eval`` inside the page, which the page's CSP (no 'unsafe-eval') refuses at
+    random. ``page.evaluate`` goes through the DevTools protocol, outside the CSP.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(fn, arg):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not true within {timeout} s: {fn}")
+        time.sleep(0.1)
+
+
 def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(
         demo: Demo, tmp_path: Path) -> None:
     try:
@@ -129,17 +143,17 @@ def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(
         page.goto(f"{base}/ioc")
         page.fill("#token", token)
         page.click("#connect")
-        page.wait_for_function("document.querySelector('#who').textContent.includes('admin')")
+        _wait_js(page, "() => document.querySelector('#who').textContent.includes('admin')")
         page.wait_for_selector("#live.on", timeout=20_000)
         page.wait_for_selector(".citymap .place", timeout=20_000)
         at_load = set(page.eval_on_selector_all("#alerts [data-alert]",
                                                 "els => els.map(e => e.dataset.alert)"))
 
         # an alert that arrives after the page loaded, through the live stream
-        page.wait_for_function(
-            """known => [...document.querySelectorAll('#alerts li[data-alert]')]
+        _wait_js(page,
+                 """known => [...document.querySelectorAll('#alerts li[data-alert]')]
                  .some(e => !known.includes(e.dataset.alert) && e.dataset.state === 'open')""",
-            arg=sorted(at_load), timeout=90_000)
+                 sorted(at_load), timeout=90)
         new_id = page.evaluate(
             """known => [...document.querySelectorAll('#alerts li[data-alert]')]
                  .find(e => !known.includes(e.dataset.alert) && e.dataset.state === 'open')
@@ -165,9 +179,8 @@ def test_operator_sees_a_live_alert_acknowledges_it_and_opens_evidence(
         page.click("[data-tab=violations]")
         page.click(f"button.open-evidence[data-violation='{ready['id']}']")
         page.wait_for_selector(".evidence[data-loaded=true]", timeout=20_000)
-        page.wait_for_function(
-            "[...document.querySelectorAll('.evidence img')]"
-            ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
+        _wait_js(page, "() => [...document.querySelectorAll('.evidence img')]"
+                 ".every(i => i.complete && i.naturalWidth > 0)", timeout=20)
         shown = page.eval_on_selector_all(".evidence img", "els => els.map(e => e.naturalWidth)")
         # the uplink may have carried more of its images since the API was asked
         assert len(shown) >= sum(e["stored"] for e in ready["evidence"])

@@ -134,8 +134,7 @@ def decode(logp: np.ndarray, template: str) -> str | None:
     [
         ("plain", frames("_75_A_"), "DDL", "75A"),
         ("separator is not a character", frames("_75-A1_"), "DDLN", "75A1"),
-        ("letter position takes the best letter, not 0", frames("_75_0_", {4: "G"}), "DDL",
-         "75G"),
+        ("letter position takes the best letter, not 0", frames("_75_0_", {4: "G"}), "DDL", "75G"),
         ("digit position takes the best digit, not B", frames("_B8_", {1: "8"}), "DD", "88"),
         ("a doubled digit needs a blank between", frames("_622_28_"), "DDDD", "6228"),
         ("a doubled digit with the blank", frames("_62_2_28_"), "DDDDD", "62228"),

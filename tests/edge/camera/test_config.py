@@ -100,7 +100,7 @@ def test_model_problems_name_file_line_and_key(tmp_path: Path, which: str) -> No
              "missing": tmp_path / "nope.onnx"}[which]
     if which == "not_onnx":
         model.write_text("not a protobuf\n" * 10)
-    text = _edit(LEQUYDON.read_text(), "  model: models/vehicles_plates_320.onnx",
+    text = _edit(LEQUYDON.read_text(), "  model: models/vehicles_192x320.onnx",
                  f"  model: {model}")
     path = tmp_path / "cam.yaml"
     path.write_text(text)
