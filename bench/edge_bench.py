@@ -115,14 +115,6 @@ def render(seed: int, n: int) -> tuple[list[np.ndarray], list[str | None], float
     return frames, signals, ms
 
 
-def model_input_size() -> tuple[int, int]:
-    """The shipped detector's (height, width) input."""
-    import onnxruntime as ort
-
-    shape = ort.InferenceSession(str(SHIPPED_DETECTOR)).get_inputs()[0].shape
-    return int(shape[2]), int(shape[3])
-
-
 def bare_session(threads: int) -> Callable[[np.ndarray], object]:
     """A bare onnxruntime session on the shipped model: blob in, raw output out."""
     import onnxruntime as ort
@@ -158,7 +150,7 @@ def pipeline_run(frames: list[np.ndarray], signals: list[str | None], *, threads
                                                 "full_ocr_fallback": OCR_FALLBACK})})
     pipe = build_pipeline(cfg, source=str(CONFIG), base=ROOT, evidence_dir=Path(evidence_dir))
     bare = bare_session(threads)
-    blobs = [letterbox(f, model_input_size())[0] for f in frames] if paired else []
+    blobs = [letterbox(f, pipe.detector.input_size)[0] for f in frames] if paired else []
     for img, blob in zip(frames[:5], blobs[:5] or frames[:5], strict=False):  # warm-up
         pipe.detector.detect(img)
         if paired:

@@ -1,6 +1,6 @@
 """Accuracy of the camera edge pipeline against the simulator's ground truth.
 
-For each held-out seed (never used for training: 1000-1299, 8000-8019; nor by
+For each held-out seed (never used for training: 1000-2999, 8000-8049; nor by
 ``ioc models eval``: 9000-9039) the pipeline of the matching shipped camera config
 runs on the simulated clip exactly as the agent would (detector, tracker, rules,
 evidence, plate reading). Each pipeline track is tied to the ground-truth vehicle

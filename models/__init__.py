@@ -7,7 +7,7 @@ and is never imported from here.
 
 from pathlib import Path
 
-#: The detector shipped in the repository (vehicles and plates, 320 px input).
+#: The full-frame detector shipped in the repository (vehicles, 192x320 input).
 SHIPPED_DETECTOR = Path(__file__).resolve().parent / "vehicles_192x320.onnx"
 #: Second stage: plates inside vehicle crops (128 px input).
 SHIPPED_PLATE_DETECTOR = Path(__file__).resolve().parent / "plates_128.onnx"

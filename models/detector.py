@@ -14,10 +14,8 @@ from models.backends import InferenceBackend, create_backend
 from models.class_map import CANONICAL, ClassMap, parse_names
 from models.detections import Detections
 from models.errors import ModelError, ModelOutputError
-from models.input_size import input_size, input_size_arg, parse_input_size
+from models.input_size import input_size
 from models.postprocess import decode_end2end, decode_yolo, letterbox
-
-__all__ = ["Detector", "DetectorConfig", "input_size", "input_size_arg", "parse_input_size"]
 
 logger = logging.getLogger(__name__)
 

@@ -81,6 +81,13 @@ def line_input(line: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(resized, 0, 0, 0, INPUT_W - width, cv2.BORDER_REPLICATE)
 
 
+def greedy_decode(best: np.ndarray, chars: list[str] | tuple[str, ...]) -> str:
+    """Greedy CTC: per frame the best class index (``best``), repeats merged, blanks
+    (index 0) dropped."""
+    keep = (best != 0) & np.r_[True, best[1:] != best[:-1]]
+    return "".join(chars[i] for i in best[keep])
+
+
 def trim_blank(logp: np.ndarray, blank_p: float = 0.98) -> np.ndarray:
     """Drop the frames around the text where the blank is nearly certain (padding)."""
     ink = np.flatnonzero(np.exp(logp[:, 0]) < blank_p)

@@ -39,11 +39,9 @@ from models.plate_ocr import (
     LineRecogniser,
     OwnLineRecogniser,
     RapidLineRecogniser,
-    best_channel,
+    greedy_decode,
     split_lines,
 )
-
-__all__ = ["PlateRead", "PlateReader", "PlateReaderConfig", "best_channel", "crop_plate"]
 
 logger = logging.getLogger(__name__)
 
@@ -237,12 +235,17 @@ def _guess_kind(lines: list[str]) -> VehicleKind | None:
 
 
 class PlateReader:
-    """Reads plate crops; ``load()`` opens the OCR models (no I/O in the constructor)."""
+    """Reads plate crops; ``load()`` opens the OCR models (no I/O in the constructor).
 
-    def __init__(self, config: PlateReaderConfig | None = None) -> None:
+    ``recogniser``: an own line recogniser already opened (the camera's config check
+    opens it), so ``load()`` does not open the same file again."""
+
+    def __init__(
+        self, config: PlateReaderConfig | None = None, recogniser: LineRecogniser | None = None
+    ) -> None:
         self.config = config or PlateReaderConfig()
         self._ocr: object | None = None
-        self._rec: LineRecogniser | None = None
+        self._rec: LineRecogniser | None = recogniser
         self._chars: list[str] = []
         self._slot_idx: dict[str, np.ndarray] = {}
         self._sep_idx = np.zeros(0, dtype=np.int64)
@@ -265,7 +268,8 @@ class PlateReader:
                 inter_op_num_threads=1,
             )
         if cfg.recogniser == "own":
-            self._rec = OwnLineRecogniser(cfg.ocr_model or SHIPPED_PLATE_OCR, cfg.threads)
+            if self._rec is None:
+                self._rec = OwnLineRecogniser(cfg.ocr_model or SHIPPED_PLATE_OCR, cfg.threads)
         else:
             self._rec = RapidLineRecogniser(
                 self._ocr, cfg.line_height, cfg.enhance, cfg.best_channel
@@ -366,9 +370,7 @@ class PlateReader:
         return self._rec.logprobs(split_lines(plate, layout))
 
     def _greedy(self, logp: np.ndarray) -> str:
-        best = logp.argmax(axis=1)
-        keep = (best != 0) & np.r_[True, best[1:] != best[:-1]]
-        return "".join(self._chars[i] for i in best[keep])
+        return greedy_decode(logp.argmax(axis=1), self._chars)
 
     def _decode_line(self, lp: np.ndarray,
                      options: tuple[str, ...]) -> tuple[str, list[np.ndarray]] | None:

@@ -24,17 +24,23 @@ def _resolve(path: Path, base: Path | None) -> Path:
     return path if path.is_absolute() or base is None else base / path
 
 
-def _key_line(key: str, source: str, text: str | None) -> int | None:
+def _problem(key: str, path: object, exc: Exception, source: str, text: str | None) -> ConfigError:
+    """A model that would not open, as a ConfigError naming file, line and key."""
     if text is not None:
-        return key_lines(text).get(key)
-    if Path(source).is_file():
-        return key_lines(Path(source).read_text(encoding="utf-8")).get(key)
-    return None
+        line = key_lines(text).get(key)
+    elif Path(source).is_file():
+        line = key_lines(Path(source).read_text(encoding="utf-8")).get(key)
+    else:
+        line = None
+    return ConfigError([ConfigProblem(source, line, key, str(path), str(exc))])
 
 
-def load_models(cfg: CameraGatewayConfig, *, source: str = "<config>", text: str | None = None,
-                base: Path | None = None) -> tuple[Detector, Detector | None]:
-    """Open the vehicle detector and the plate detector; ConfigError naming file and key."""
+def load_models(
+    cfg: CameraGatewayConfig, *, source: str = "<config>", text: str | None = None,
+    base: Path | None = None,
+) -> tuple[Detector, Detector | None, OwnLineRecogniser | None]:
+    """Open the vehicle detector, the plate detector and the own plate-line model (where
+    the config uses them); ConfigError naming file and key."""
     d = cfg.detector
     loaded: list[Detector] = []
     wanted = [("detector.model", d.model, 320, d.conf, d.class_map)]
@@ -47,39 +53,33 @@ def load_models(cfg: CameraGatewayConfig, *, source: str = "<config>", text: str
         try:
             loaded.append(det.load())
         except (ModelError, OSError) as exc:
-            line = _key_line(key, source, text)
-            raise ConfigError([ConfigProblem(source, line, key, str(path), str(exc))]) from None
+            raise _problem(key, path, exc, source, text) from None
     pc = cfg.plates
-    if pc.enabled and pc.recogniser == "own":  # the plate-line model: open it to check it
+    recogniser = None
+    if pc.enabled and pc.recogniser == "own":
         ocr = _resolve(pc.ocr_model, base) if pc.ocr_model is not None else SHIPPED_PLATE_OCR
         try:
-            OwnLineRecogniser(ocr, pc.threads)
+            recogniser = OwnLineRecogniser(ocr, pc.threads)
         except (ModelError, OSError) as exc:
-            line = _key_line("plates.ocr_model", source, text)
-            raise ConfigError([ConfigProblem(source, line, "plates.ocr_model", str(ocr),
-                                             str(exc))]) from None
-    return loaded[0], (loaded[1] if len(loaded) > 1 else None)
+            raise _problem("plates.ocr_model", ocr, exc, source, text) from None
+    return loaded[0], (loaded[1] if len(loaded) > 1 else None), recogniser
 
 
 def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
                    text: str | None = None, base: Path | None = None,
                    evidence_dir: Path | None = None, fps: float | None = None) -> CameraPipeline:
     """A ready pipeline (models loaded, evidence folder opened) for ``cfg``."""
-    vehicles, plate_det = load_models(cfg, source=source, text=text, base=base)
+    vehicles, plate_det, recogniser = load_models(cfg, source=source, text=text, base=base)
     plates = None
     if plate_det is not None:
         pc = cfg.plates
-        ocr_model = _resolve(pc.ocr_model, base) if pc.ocr_model is not None else None
-        try:
-            reader = PlateReader(PlateReaderConfig(
-                threads=pc.threads, fallback_full_ocr=pc.full_ocr_fallback,
-                recogniser=pc.recogniser, ocr_model=ocr_model)).load()
-        except (ModelError, OSError) as exc:
-            line = _key_line("plates.ocr_model", source, text)
-            raise ConfigError([ConfigProblem(source, line, "plates.ocr_model",
-                                             str(pc.ocr_model), str(exc))]) from None
-        plates = PlateCollector(plate_det, reader, best_frames=cfg.plates.best_frames,
-                                min_vehicle_height=cfg.plates.min_vehicle_height)
+        reader = PlateReader(
+            PlateReaderConfig(threads=pc.threads, fallback_full_ocr=pc.full_ocr_fallback,
+                              recogniser=pc.recogniser),
+            recogniser=recogniser,
+        ).load()
+        plates = PlateCollector(plate_det, reader, best_frames=pc.best_frames,
+                                min_vehicle_height=pc.min_vehicle_height)
     ev = cfg.evidence
     store = EvidenceStore(evidence_dir or _resolve(ev.dir, base), cfg.camera, tz=cfg.timezone,
                           jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,

@@ -39,10 +39,11 @@ class OpenCVBackend:
         try:  # the probe run: OpenCV reads some graphs it cannot run (YOLO26's end2end head)
             backend = cls(net, path, input_shape)
         except cv2.error as exc:
-            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            lines = str(exc).strip().splitlines()
+            reason = lines[-1] if lines else type(exc).__name__
             raise ModelFormatError(
                 f"{path}: OpenCV's DNN module cannot run this model at input"
-                f" {'x'.join(map(str, input_shape[2:]))} ({first}); use the onnxruntime backend"
+                f" {'x'.join(map(str, input_shape[2:]))} ({reason}); use the onnxruntime backend"
             ) from exc
         logger.info("loaded %s with OpenCV DNN", path)
         return backend

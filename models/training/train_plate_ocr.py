@@ -24,7 +24,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,7 +65,7 @@ def build_dataset(
     Each seed has its own random jitter (from ``rng_seed`` and the seed), so ``jobs``
     processes build the same dataset as one.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from simulators.camera.export import map_jobs
 
     seeds = list(seeds)
     params = (tuple(widths), frames, stride, min_plate_px, jitter, copies, rng_seed)
@@ -73,19 +73,12 @@ def build_dataset(
     images: list[np.ndarray] = []
     labels: list[str] = []
     plate_px: list[int] = []
-    if jobs > 1:
-        pool = ProcessPoolExecutor(jobs)
-        results = pool.map(_seed_lines, tasks, chunksize=2)
-    else:
-        pool, results = None, map(_seed_lines, tasks)
-    for k, (imgs, texts, px) in enumerate(results):
+    for k, (imgs, texts, px) in enumerate(map_jobs(_seed_lines, tasks, jobs)):
         images.extend(imgs)
         labels.extend(texts)
         plate_px.extend(px)
         if (k + 1) % 10 == 0 or k + 1 == len(seeds):
             logger.info("seed %d/%d: %d lines", k + 1, len(seeds), len(images))
-    if pool is not None:
-        pool.shutdown()
     arr = np.stack(images) if images else np.zeros((0, 32, 160), np.uint8)
     return arr, labels, np.array(plate_px, np.int32)
 
@@ -146,17 +139,13 @@ def build_synthetic(
     exactly like the frame data. Fills the gaps of the scenes (few large, sharp or
     blue plates). Rendered in chunks of 1,000 with their own random seeds, so
     ``jobs`` processes build the same set as one."""
-    from concurrent.futures import ProcessPoolExecutor
+    from simulators.camera.export import map_jobs
 
     chunks = [
         (min(1000, count - start), rng_seed * 1_000_003 + k, jitter)
         for k, start in enumerate(range(0, count, 1000))
     ]
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            parts = list(pool.map(_synthetic_chunk, chunks))
-    else:
-        parts = [_synthetic_chunk(c) for c in chunks]
+    parts = list(map_jobs(_synthetic_chunk, chunks, jobs))
     images = [img for p in parts for img in p[0]]
     return (
         np.stack(images),
@@ -227,17 +216,25 @@ def _synthetic_chunk(
     return images, labels, widths
 
 
-def load_or_build(path: Path, seeds: str, **kw: object) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """The dataset cached at ``path`` (.npz), built first if missing."""
-    from simulators.camera.export import parse_seeds
+Lines = tuple[np.ndarray, list[str], np.ndarray]
 
+
+def cached(path: Path, build: Callable[[], Lines]) -> Lines:
+    """Line images, labels and plate widths cached at ``path`` (.npz), built first if missing."""
     if path.exists():
         data = np.load(path)
         return data["images"], [str(s) for s in data["labels"]], data["plate_px"]
-    images, labels, px = build_dataset(parse_seeds(seeds), **kw)  # type: ignore[arg-type]
+    images, labels, px = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, images=images, labels=np.array(labels), plate_px=px)
     return images, labels, px
+
+
+def load_or_build(path: Path, seeds: str, **kw: object) -> Lines:
+    """The scene dataset of ``seeds`` cached at ``path`` (.npz), built first if missing."""
+    from simulators.camera.export import parse_seeds
+
+    return cached(path, lambda: build_dataset(parse_seeds(seeds), **kw))  # type: ignore[arg-type]
 
 
 #: Channels along the line at scale 1.
@@ -336,7 +333,7 @@ def exact_accuracy(
     """Share of lines whose greedy CTC decoding equals the label."""
     import torch
 
-    from models.plate_ocr import CHARS
+    from models.plate_ocr import CHARS, greedy_decode
 
     model.eval()  # type: ignore[attr-defined]
     ok = 0
@@ -345,8 +342,7 @@ def exact_accuracy(
             x = torch.from_numpy(images[i : i + 256, None].astype(np.float32) / 255.0)
             best = model(x.to(device)).argmax(-1).cpu().numpy()  # type: ignore[operator]
             for row, label in zip(best, labels[i : i + 256], strict=True):
-                keep = (row != 0) & np.r_[True, row[1:] != row[:-1]]
-                ok += "".join(CHARS[c] for c in row[keep]) == label
+                ok += greedy_decode(row, CHARS) == label
     return ok / max(len(labels), 1)
 
 
@@ -363,13 +359,10 @@ def train(args: argparse.Namespace) -> Path:
     keep = tr_px >= args.min_px  # the smallest plates are unreadable: noise for training
     tr_x, tr_y = tr_x[keep], [y for y, k in zip(tr_y, keep, strict=True) if k]
     if args.synthetic:
-        syn = args.data / f"synthetic-{args.synthetic}.npz"
-        if syn.exists():
-            d = np.load(syn)
-            sx, sy = d["images"], [str(v) for v in d["labels"]]
-        else:
-            sx, sy, sw = build_synthetic(args.synthetic, jobs=args.jobs)
-            np.savez_compressed(syn, images=sx, labels=np.array(sy), plate_px=sw)
+        sx, sy, _ = cached(
+            args.data / f"synthetic-{args.synthetic}.npz",
+            lambda: build_synthetic(args.synthetic, jobs=args.jobs),
+        )
         tr_x, tr_y = np.concatenate([tr_x, sx]), tr_y + sy
     va_x, va_y, va_px = load_or_build(args.data / "val.npz", args.val_seeds, copies=1, **build)
     logger.info("train %d lines, val %d lines", len(tr_x), len(va_x))
@@ -405,7 +398,7 @@ def train(args: argparse.Namespace) -> Path:
             lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
             out = model(x)  # type: ignore[operator]
             in_len = torch.full((len(idx),), out.shape[1], dtype=torch.long)
-            loss = ctc(out.permute(1, 0, 2).float(), flat, in_len, lengths)
+            loss = ctc(out.permute(1, 0, 2), flat, in_len, lengths)
             opt.zero_grad()
             loss.backward()
             opt.step()

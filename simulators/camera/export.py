@@ -11,9 +11,10 @@ import argparse
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -23,6 +24,9 @@ from simulators.camera.source import CameraSimulator
 from simulators.camera.truth import FrameTruth
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def scene_for_seed(seed: int, **overrides: object) -> SceneConfig:
@@ -81,14 +85,20 @@ def export_yolo(
         for d in dirs:
             d.mkdir(parents=True, exist_ok=True)
         tasks = [(seed, dirs, frames, stride, overrides) for seed in seeds]
-        if jobs > 1:
-            with ProcessPoolExecutor(jobs) as pool:
-                counts[split] = sum(pool.map(_export_seed, tasks, chunksize=4))
-        else:
-            counts[split] = sum(map(_export_seed, tasks))
+        counts[split] = sum(map_jobs(_export_seed, tasks, jobs))
         logger.info("exported %s images to %s", counts[split], dirs[0])
     write_data_yaml(out_dir, list(splits))
     return counts
+
+
+def map_jobs(fn: Callable[[T], R], tasks: Sequence[T], jobs: int = 1) -> Iterator[R]:
+    """``fn`` over ``tasks``, results in task order; in ``jobs`` processes when above 1
+    (``fn`` and the tasks must pickle)."""
+    if jobs <= 1:
+        yield from map(fn, tasks)
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        yield from pool.map(fn, tasks, chunksize=2)
 
 
 def _export_seed(

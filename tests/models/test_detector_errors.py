@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from models.class_map import COCO_CLASS_MAP, COCO_NAMES
-from models.detector import Detector, DetectorConfig, parse_input_size
+from models.detector import Detector, DetectorConfig
 from models.errors import ModelError, ModelFileNotFound, ModelFormatError, ModelOutputError
+from models.input_size import parse_input_size
 
 DATA = Path(__file__).parent / "data"
 

@@ -15,6 +15,7 @@ from models.plate_ocr import (
     INPUT_H,
     INPUT_W,
     OwnLineRecogniser,
+    greedy_decode,
     line_input,
     split_lines,
     trim_blank,
@@ -90,3 +91,9 @@ def test_shipped_ocr_model_outputs_ctc_log_probabilities() -> None:
         assert lp.ndim == 2
         assert lp.shape[1] == len(CHARS)
         assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_greedy_decode_merges_repeats_and_drops_blanks() -> None:
+    # blank, 0, 0, blank, 0, 1, 1: a blank between two 0s keeps both
+    assert greedy_decode(np.array([0, 1, 1, 0, 1, 2, 2]), CHARS) == "001"
+    assert greedy_decode(np.array([0, 0, 0]), CHARS) == ""

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from ioc.plates import Plate, PlateColour, PlateLayout, VehicleKind, random_plate
+from models.plate_ocr import best_channel
 from models.plate_reader import (
     SLOTS,
     PlateReader,
     PlateReaderConfig,
-    best_channel,
     crop_plate,
     ctc_viterbi,
     rectify,

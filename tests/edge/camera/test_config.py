@@ -94,6 +94,17 @@ def test_bad_config_values_are_named(tmp_path: Path, old: str, new: str, key: st
     assert message in msg
 
 
+def _models_error(tmp_path: Path, text: str, key_prefix: str) -> tuple[Path, int, str]:
+    """Write ``text`` as a config, open its models: (file, line of the key, error text)."""
+    path = tmp_path / "cam.yaml"
+    path.write_text(text)
+    line = next(i for i, s in enumerate(text.splitlines()) if s.startswith(key_prefix)) + 1
+    cfg = load_camera_config(path)
+    with pytest.raises(ConfigError) as err:
+        load_models(cfg, source=str(path), base=ROOT)
+    return path, line, str(err.value)
+
+
 @pytest.mark.parametrize("which", ["not_onnx", "wrong_shape", "missing"])
 def test_model_problems_name_file_line_and_key(tmp_path: Path, which: str) -> None:
     model = {"not_onnx": tmp_path / "model.onnx", "wrong_shape": BAD_OUTPUT,
@@ -102,13 +113,7 @@ def test_model_problems_name_file_line_and_key(tmp_path: Path, which: str) -> No
         model.write_text("not a protobuf\n" * 10)
     text = _edit(LEQUYDON.read_text(), "  model: models/vehicles_192x320.onnx",
                  f"  model: {model}")
-    path = tmp_path / "cam.yaml"
-    path.write_text(text)
-    line = next(i for i, s in enumerate(text.splitlines()) if s.startswith("  model:")) + 1
-    cfg = load_camera_config(path)
-    with pytest.raises(ConfigError) as err:
-        load_models(cfg, source=str(path), base=ROOT)
-    msg = str(err.value)
+    path, line, msg = _models_error(tmp_path, text, "  model:")
     assert msg.startswith(f"{path}:{line}: detector.model: {model}: ")
     assert {"not_onnx": "is not a loadable ONNX model", "wrong_shape": "unexpected output shape",
             "missing": "model file not found"}[which] in msg
@@ -118,12 +123,6 @@ def test_plate_ocr_model_problem_names_file_line_and_key(tmp_path: Path) -> None
     text = LEQUYDON.read_text()
     assert "\nplates:\n" in text
     text = text.replace("\nplates:\n", f"\nplates:\n  ocr_model: {BAD_OUTPUT}\n", 1)
-    path = tmp_path / "cam.yaml"
-    path.write_text(text)
-    line = next(i for i, s in enumerate(text.splitlines()) if s.startswith("  ocr_model:")) + 1
-    cfg = load_camera_config(path)
-    with pytest.raises(ConfigError) as err:
-        load_models(cfg, source=str(path), base=ROOT)
-    msg = str(err.value)
+    path, line, msg = _models_error(tmp_path, text, "  ocr_model:")
     assert msg.startswith(f"{path}:{line}: plates.ocr_model: {BAD_OUTPUT}: ")
     assert "expected (N, 1, 32, 160)" in msg

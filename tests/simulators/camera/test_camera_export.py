@@ -49,3 +49,17 @@ def test_write_video(tmp_path: Path) -> None:
         n += 1
     cap.release()
     assert n == 12
+
+
+def test_export_yolo_in_processes_writes_what_one_process_writes(tmp_path: Path) -> None:
+    splits = {"train": [1, 2, 3], "val": [9000]}
+    one = export_yolo(tmp_path / "one", splits, frames=2, stride=5)
+    two = export_yolo(tmp_path / "two", splits, frames=2, stride=5, jobs=2)
+    assert one == two == {"train": 6, "val": 2}
+    for kind in ("labels", "truth"):
+        a = sorted((tmp_path / "one" / kind).rglob("*.*"))
+        b = sorted((tmp_path / "two" / kind).rglob("*.*"))
+        assert [p.relative_to(tmp_path / "one") for p in a] == [
+            p.relative_to(tmp_path / "two") for p in b
+        ]
+        assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
