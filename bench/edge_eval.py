@@ -84,6 +84,7 @@ class SeedResult:
     exact: int = 0
     by_band: dict[str, list[int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    replayed: bool = False  # frames and detections came from the cache
 
 
 def config_for(seed: int, frames: int) -> CameraGatewayConfig:
@@ -145,6 +146,17 @@ def _replay(d: Path) -> Iterator[tuple[Frame, Detections | None, Any]]:
     yield Frame(-1, np.zeros((1, 1, 3), np.uint8), datetime.now(), 0.0), None, data["violations"]
 
 
+def cache_dir(cfg: CameraGatewayConfig, model: Path, cache: Path) -> Path:
+    """The cache folder of ``cfg``'s clip under ``cache`` (see :func:`clip`)."""
+    src, st = cfg.source, model.stat()
+    return cache / (f"{src.seed}-{src.max_frames}-{src.width}x{src.height}-"  # type: ignore[union-attr]
+                    f"{model.stem}-{st.st_size}-{int(st.st_mtime)}")
+
+
+def is_cached(d: Path) -> bool:
+    return (d / "clip.pkl").is_file()
+
+
 def clip(cfg: CameraGatewayConfig, detector: Detector, model: Path,
          cache: Path | None) -> Iterator[tuple[Frame, Detections | None, Any]]:
     """Frames of ``cfg``'s simulator clip, then (index -1) the ground-truth violations.
@@ -156,10 +168,8 @@ def clip(cfg: CameraGatewayConfig, detector: Detector, model: Path,
     frame count, size and the detector file's size and time."""
     if cache is None:
         return _render(cfg, detector, None)
-    src, st = cfg.source, model.stat()
-    d = cache / (f"{src.seed}-{src.max_frames}-{src.width}x{src.height}-"  # type: ignore[union-attr]
-                 f"{model.stem}-{st.st_size}-{int(st.st_mtime)}")
-    if (d / "clip.pkl").is_file():
+    d = cache_dir(cfg, model, cache)
+    if is_cached(d):
         return _replay(d)
     partial = d.with_suffix(".partial")
     partial.mkdir(parents=True, exist_ok=True)
@@ -191,6 +201,7 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
     t0 = time.perf_counter()
     truth_violations: Any = []
     model = cfg.detector.model if cfg.detector.model.is_absolute() else ROOT / cfg.detector.model
+    replayed = cache is not None and is_cached(cache_dir(cfg, model, cache))
     for frame, det, violations in clip(cfg, detector, model, cache):
         if frame.index < 0:
             truth_violations = violations
@@ -225,7 +236,7 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
                     per_frame[who][frame.index] = truth.vehicles[j].track_id
     events += pipe.finish()
     seconds = time.perf_counter() - t0
-    res = SeedResult(seed, n, seconds)
+    res = SeedResult(seed, n, seconds, replayed=replayed)
     fps = int(cfg.source.fps)  # type: ignore[union-attr]
     owner = {tid: c.most_common(1)[0][0] for tid, c in assoc.items()}
     expected = {}
@@ -332,8 +343,11 @@ def report(results: list[SeedResult]) -> str:
         lines.append(f"  plate width {label:<10} passes {n:>4}  exact {ok / n if n else 0:.1%}")
     frames = sum(r.frames for r in results)
     secs = sum(r.seconds for r in results)
-    lines.append(f"{len(results)} seeds, {frames} frames, {frames / secs:.1f} frames/s "
-                 "(simulator rendering included)")
+    replayed = sum(r.replayed for r in results)
+    how = ("simulator rendering and detector included" if not replayed else
+           "replayed from the cache: tracker, rules, evidence and plates only"
+           if replayed == len(results) else f"{replayed} of {len(results)} seeds replayed")
+    lines.append(f"{len(results)} seeds, {frames} frames, {frames / secs:.1f} frames/s ({how})")
     return "\n".join(lines)
 
 

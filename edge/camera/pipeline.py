@@ -10,12 +10,13 @@ vehicle's best frames; its images are the frames ``before_s`` before, at, and
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from ioc.contract import (
     VehicleClass,
     VehicleTrack,
     Violation,
+    ViolationType,
     stable_id,
 )
 from models.class_map import CANONICAL
@@ -56,6 +58,20 @@ class _Pending:
 
 
 @dataclass(slots=True)
+class _Reported:
+    """A vehicle reported for a violation, and where it was last seen on the road."""
+
+    violation: ViolationType
+    identity: int
+    t: float  # when it was reported, where, at what velocity
+    p: np.ndarray
+    v: np.ndarray
+    t_last: float  # when it was last seen on the road, where, at what velocity
+    p_last: np.ndarray
+    v_last: np.ndarray
+
+
+@dataclass(slots=True)
 class PipelineStats:
     """Running figures for the heartbeat and the bench."""
 
@@ -68,6 +84,22 @@ class PipelineStats:
     repeats: int = 0  # violations of a vehicle already reported (a broken track)
     tracks: int = 0
     rejoined: int = 0  # tracks that continued a lost vehicle's identity
+    reversals: int = 0  # tracks that jumped to an oncoming vehicle (split in two passes)
+
+
+def _near(here: np.ndarray, p0: np.ndarray, v0: np.ndarray, gap: float,
+          radius_m: float) -> bool:
+    """Whether a vehicle at ``p0`` moving at ``v0`` may be at ``here`` ``gap`` s later (a
+    stationary one: still within ``radius_m``)."""
+    gap = max(0.0, gap)
+    miss = here - (p0 + v0 * gap)
+    speed = float(np.linalg.norm(v0))
+    if speed <= 1.0:
+        return float(np.linalg.norm(miss)) <= radius_m
+    along_ok = radius_m + max(3.0, 0.5 * speed) * gap
+    ahead = v0 / speed
+    along, across = float(miss @ ahead), float(miss @ (ahead[1], -ahead[0]))
+    return math.hypot(along / along_ok, across / (1.2 + gap)) <= 1.0
 
 
 class CameraPipeline:
@@ -89,8 +121,7 @@ class CameraPipeline:
         self._frames: deque[tuple[int, np.ndarray, datetime]] = deque()
         self._now: Frame | None = None
         self._recent_plates: dict[str, float] = {}  # plate → stream time it was published
-        #: recent hits: (violation, stream time, ground position, ground velocity)
-        self._recent_hits: list[tuple[str, float, np.ndarray, np.ndarray]] = []
+        self._recent_hits: list[_Reported] = []
         #: a plate read again within this many seconds is the same pass (a track that broke
         #: in two behind an occlusion), not a second one
         self.plate_repeat_s = 10.0
@@ -125,7 +156,7 @@ class CameraPipeline:
         h, w = frame.image.shape[:2]
         hidden = bottom_hidden(np.array([t.box for t in out.active]).reshape(-1, 4), det.xyxy)
         for track, hide in zip(out.active, hidden, strict=True):
-            self._observe(track, frame, ctx, w, h, bool(hide))
+            self._observe(track, frame, ctx, w, h, bool(hide), det.xyxy)
         for track in out.ended:
             p = self._passes.get(self.identity_of(track.track_id))
             if p is not None and p.track is track:
@@ -143,7 +174,7 @@ class CameraPipeline:
         s.frame_ms += a * (1000 * total_s - s.frame_ms)
 
     def _observe(self, track: Track, frame: Frame, ctx: FrameContext, w: int, h: int,
-                 hidden: bool) -> None:
+                 hidden: bool, others: np.ndarray) -> None:
         ident = self.identity_of(track.track_id)
         p = self._passes.get(ident)
         if p is None:
@@ -168,6 +199,9 @@ class CameraPipeline:
             if colour is not None:
                 p.colour = colour if p.colour is None else 0.7 * p.colour + 0.3 * colour
             p.motion.add(frame.t, ground)
+            turned = p.motion.reversal()
+            if turned is not None:
+                p = self._split(p, track, frame, turned)
             p.start = p.start or ground
             p.end = ground
             lane = lane_at(self.scene.lanes, ground)
@@ -183,7 +217,7 @@ class CameraPipeline:
             if hit is not None and not self._repeat(hit, p.motion, frame.t):
                 self._hold(hit, frame)
         if self.plates is not None:
-            self.plates.offer(p.identity, frame.index, frame.image, track.box)
+            self.plates.offer(p.identity, frame.index, frame.image, track.box, others)
 
     def _rejoin(self, p: Pass, first: Sighting) -> Pass:
         """``p``'s track is seen on the road for the first time: if it continues a vehicle
@@ -210,6 +244,50 @@ class CameraPipeline:
                      new.track_id, q.identity, first.t - q.last_t)
         return q
 
+    def _split(self, p: Pass, track: Track, frame: Frame, t_turn: float) -> Pass:
+        """``p``'s track turned back faster than any vehicle can: at ``t_turn`` it jumped to
+        an oncoming vehicle that hid the one it followed (they pass each other in line
+        with the camera). The oncoming vehicle gets a pass of its own from ``t_turn`` on,
+        with the ground positions, plate crops and violations since; ``p`` ends at
+        ``t_turn`` and waits for re-identification like any vehicle lost from sight.
+        Returns the new pass."""
+        ident = self.tracker.new_id()
+        since = frame.t - t_turn
+        turn_frame = frame.index - round(since * self.fps)
+        q = Pass(ident, track, first_ts=frame.ts - timedelta(seconds=since))
+        q.motion = p.motion.cut(t_turn)
+        if q.motion.points:
+            _, x, y = q.motion.points[0]
+            q.start = (x, y)
+        q.last_ts, q.last_t, q.last_frame = frame.ts, frame.t, frame.index
+        self._passes[ident] = q
+        self._identity[track.track_id] = ident
+        # p keeps a copy of the track's class votes and hits so far; q goes on with the
+        # track itself (its class vote still counts the frames before the jump)
+        frozen = copy.copy(track)
+        frozen.class_votes = dict(track.class_votes)
+        p.track, p.ended = frozen, True
+        p.last_ts, p.last_t, p.last_frame = q.first_ts, t_turn, turn_frame
+        if p.motion.points:
+            _, x, y = p.motion.points[-1]
+            p.end = (x, y)
+        later = [i for i in self._pending.get(p.identity, []) if i.hit.at_frame > turn_frame]
+        if later:
+            self._pending[p.identity] = [i for i in self._pending[p.identity] if i not in later]
+            for item in later:
+                item.hit = replace(item.hit, track_id=ident)
+            self._pending[ident] = later
+        for h in self._recent_hits:
+            if h.identity == p.identity and h.t > t_turn:
+                h.identity = ident
+        if self.plates is not None:
+            self.plates.split(p.identity, ident, turn_frame)
+        self.stats.tracks += 1
+        self.stats.reversals += 1
+        logger.debug("%s: track %d turned back at %.1f s: vehicle %d ends, %d follows",
+                     self.cfg.camera, track.track_id, t_turn, p.identity, ident)
+        return q
+
     def _close_passes(self, frame: Frame) -> list[Event]:
         """Hand vehicles not seen in this frame to the rejoiner; end the passes of those
         whose track ended and that no new track continued in time."""
@@ -227,22 +305,47 @@ class CameraPipeline:
     def _repeat(self, hit: Hit, motion: Motion, t: float, radius_m: float = 2.5,
                 window_s: float = 6.0) -> bool:
         """Whether ``hit`` is a vehicle already reported for the same violation whose track
-        broke in two (behind an occlusion): a recent hit of that type, carried forward at
-        its speed, is within ``radius_m`` of this one."""
+        broke in two (behind an occlusion): a reported vehicle last seen within
+        ``window_s``, carried forward at its speed from where it was last seen (it may
+        have braked since it was reported) or, if reported within ``window_s``, from where
+        it was reported (its track may have jumped to another vehicle since), is within
+        ``radius_m`` of this one, along its way plus what a speed error of half its
+        speed (at least 3 m/s) adds over the time since, across it 1.2 m plus 1 m/s (the
+        gates of the re-identification, wider along the way: the speed of a far, short
+        track is a rough one); a stationary one must be within ``radius_m``."""
         if not motion.points:
             return False
         _, x, y = motion.points[-1]
         here = np.array([x, y])
-        v = motion.velocity(0.5, min_points=2)
-        self._recent_hits = [h for h in self._recent_hits if t - h[1] <= window_s]
-        for kind, t0, p0, v0 in self._recent_hits:
-            if kind == hit.violation and np.linalg.norm(p0 + v0 * (t - t0) - here) <= radius_m:
+        self._recent_hits = [h for h in self._recent_hits
+                             if t - self._last_seen(h)[0] <= window_s]
+        for h in self._recent_hits:
+            if h.violation != hit.violation or h.identity == hit.track_id:
+                continue
+            seen = [self._last_seen(h)] + ([(h.t, h.p, h.v)] if t - h.t <= window_s else [])
+            if any(_near(here, p0, v0, t - t0, radius_m) for t0, p0, v0 in seen):
                 self.stats.repeats += 1
                 logger.info("%s: %s of track %d is the vehicle reported %.1f s ago",
-                            self.cfg.camera, hit.violation.value, hit.track_id, t - t0)
+                            self.cfg.camera, hit.violation.value, hit.track_id, t - h.t)
                 return True
-        self._recent_hits.append((hit.violation, t, here, v if v is not None else np.zeros(2)))
+        v = motion.velocity(0.5, min_points=2)
+        v = v if v is not None else np.zeros(2)
+        self._recent_hits.append(_Reported(hit.violation, hit.track_id, t, here, v, t, here, v))
         return False
+
+    def _last_seen(self, h: _Reported) -> tuple[float, np.ndarray, np.ndarray]:
+        """Where and when a reported vehicle was last on the road, and its velocity then:
+        its pass while the pass lasts (the last known place once it ended)."""
+        p = self._passes.get(h.identity)
+        if p is not None and p.motion.points:
+            t, x, y = p.motion.points[-1]
+            v = p.motion.velocity(1.0, min_points=3)
+            if v is None:
+                v = p.motion.velocity(0.5, min_points=2)
+            h.t_last, h.p_last = t, np.array([x, y])
+            if v is not None:
+                h.v_last = v
+        return h.t_last, h.p_last, h.v_last
 
     def _frame_at(self, index: int) -> tuple[np.ndarray, datetime]:
         best = min(self._frames, key=lambda f: abs(f[0] - index))
@@ -287,6 +390,9 @@ class CameraPipeline:
             ev = self._violation(p, item)
             if ev is not None:
                 events.append(ev)
+        for h in self._recent_hits:
+            if h.identity == ident:
+                self._last_seen(h)  # its last place, before the pass is gone
         del self._passes[ident]
         self.rejoiner.seen(ident)
         self._identity = {k: v for k, v in self._identity.items() if v != ident}

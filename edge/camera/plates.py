@@ -47,6 +47,7 @@ class _Candidate:
     score: float
     frame: int
     crop: np.ndarray
+    nearer: np.ndarray  # boxes (crop pixels) of vehicles in front of this one
 
 
 @dataclass(slots=True)
@@ -85,8 +86,11 @@ class PlateCollector:
         self._tracks: dict[int, _TrackCrops] = {}
         self.reads = 0
 
-    def offer(self, track_id: int, frame: int, image: np.ndarray, box: np.ndarray) -> None:
-        """Consider this frame's box of a track as a plate candidate."""
+    def offer(self, track_id: int, frame: int, image: np.ndarray, box: np.ndarray,
+              others: np.ndarray | None = None) -> None:
+        """Consider this frame's box of a track as a plate candidate; ``others`` are the
+        frame's other vehicle boxes (N,4): those nearer the camera (reaching lower in the
+        image) hide what lies behind them, so a plate inside one is theirs."""
         h, w = image.shape[:2]
         x1, y1, x2, y2 = (float(c) for c in box)
         if y2 - y1 < self.min_height or x1 <= 1 or y1 <= 1 or x2 >= w - 2 or y2 >= h - 2:
@@ -98,7 +102,12 @@ class PlateCollector:
         mx, my = (x2 - x1) * self.margin, (y2 - y1) * self.margin
         cx1, cy1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
         cx2, cy2 = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
-        st.best.append(_Candidate(score, frame, image[cy1:cy2, cx1:cx2].copy()))
+        nearer = np.zeros((0, 4), np.float32)
+        if others is not None and len(others):
+            o = np.asarray(others, np.float32).reshape(-1, 4)
+            o = o[(o[:, 3] > y2 + 1.0) & (o[:, 0] < cx2) & (o[:, 2] > cx1) & (o[:, 1] < cy2)]
+            nearer = o - np.array([cx1, cy1, cx1, cy1], np.float32)
+        st.best.append(_Candidate(score, frame, image[cy1:cy2, cx1:cx2].copy(), nearer))
         st.best.sort(key=lambda c: -c.score)
         del st.best[self.best_frames:]
 
@@ -107,8 +116,10 @@ class PlateCollector:
 
         The plate detector finds the plate in each kept crop (the one nearest the
         middle of the vehicle when it finds several: a neighbour's plate can show at
-        the crop's edge); the reader reads those plate crops together, voting
-        character by character, so one blurred frame does not decide a character."""
+        the crop's edge), leaving out plates inside the box of a vehicle in front of
+        this one (that vehicle's plate, or one seen through it); the reader reads those
+        plate crops together, voting character by character, so one blurred frame does
+        not decide a character."""
         st = self._tracks.get(track_id)
         if st is None:
             return None
@@ -119,6 +130,13 @@ class PlateCollector:
         for cand in st.best:
             found = self.detector.detect(cand.crop)
             found = found[found.class_id == PLATE]
+            if len(found) and len(cand.nearer):
+                cx = (found.xyxy[:, 0] + found.xyxy[:, 2]) / 2
+                cy = (found.xyxy[:, 1] + found.xyxy[:, 3]) / 2
+                n = cand.nearer
+                inside = ((cx[:, None] > n[None, :, 0]) & (cx[:, None] < n[None, :, 2])
+                          & (cy[:, None] > n[None, :, 1]) & (cy[:, None] < n[None, :, 3]))
+                found = found[~inside.any(axis=1)]
             if not len(found):
                 continue
             w = cand.crop.shape[1]
@@ -153,6 +171,17 @@ class PlateCollector:
         if d.read:
             return
         d.best = sorted(d.best + s.best, key=lambda c: -c.score)[: self.best_frames]
+
+    def split(self, src: int, dst: int, after_frame: int) -> None:
+        """Track ``src`` followed another vehicle after ``after_frame``: that vehicle is
+        ``dst``, and the crops taken since are its own."""
+        s = self._tracks.get(src)
+        if s is None or s.read:
+            return
+        moved = [c for c in s.best if c.frame > after_frame]
+        s.best = [c for c in s.best if c.frame <= after_frame]
+        if moved:
+            self._tracks[dst] = _TrackCrops(best=moved)
 
     def forget(self, track_id: int) -> None:
         """The pass ended and its plate was published (or there was none)."""

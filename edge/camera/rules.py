@@ -58,7 +58,7 @@ class Motion:
             return None
         t_end = self.points[-1][0]
         pts = [p for p in self.points if t_end - p[0] <= window_s + 1e-9]
-        if len(pts) < min_points or pts[-1][0] - pts[0][0] < 0.6 * window_s:
+        if len(pts) < min_points or pts[-1][0] - pts[0][0] < 0.6 * window_s - 1e-6:
             return None
         a = np.asarray(pts)
         t = a[:, 0] - a[:, 0].mean()
@@ -66,6 +66,37 @@ class Motion:
         if denom <= 0:
             return None
         return np.array([t @ a[:, 1], t @ a[:, 2]]) / denom
+
+    def reversal(self, window_s: float = 0.5, min_speed_ms: float = 3.0) -> float | None:
+        """When the track turned back (stream time of its farthest point), if over the last
+        ``window_s`` it moves against the way it moved over the ``window_s`` before, both
+        faster than ``min_speed_ms``: no vehicle turns round that fast, but a track that
+        jumped to an oncoming vehicle hiding the one it followed does. None otherwise."""
+        if len(self.points) < 6:
+            return None
+        a = np.asarray(self.points)
+        t_end = a[-1, 0]
+        split = t_end - window_s - 1e-6
+        now, before = a[a[:, 0] >= split], a[(a[:, 0] < split) & (a[:, 0] >= split - window_s)]
+        vs = []
+        for part in (before, now):
+            if len(part) < 3 or part[-1, 0] - part[0, 0] < 0.6 * window_s - 1e-6:
+                return None
+            t = part[:, 0] - part[:, 0].mean()
+            vs.append(np.array([t @ part[:, 1], t @ part[:, 2]]) / float(t @ t))
+        v0, v1 = vs
+        s0, s1 = float(np.linalg.norm(v0)), float(np.linalg.norm(v1))
+        if min(s0, s1) < min_speed_ms or float(v0 @ v1) > -0.5 * s0 * s1:
+            return None  # slow, or turned by less than 120 degrees
+        recent = a[a[:, 0] >= split - window_s]
+        return float(recent[int(np.argmax(recent[:, 1:] @ (v0 / s0))), 0])
+
+    def cut(self, t: float) -> Motion:
+        """Remove the points after ``t`` and return them as a motion of their own."""
+        rest = Motion(self.keep_s)
+        while self.points and self.points[-1][0] > t + 1e-6:
+            rest.points.appendleft(self.points.pop())
+        return rest
 
 
 @dataclass(slots=True)
@@ -305,7 +336,12 @@ class WrongWayRule(_OncePerTrack):
         if lane is None:
             return None
         p = np.asarray(track.ground, dtype=np.float64)
-        t0, p0 = self._start.setdefault(track.track_id, (ctx.t, p))
+        if track.track_id not in self._start:  # from its first place in the lanes (a pass
+            # split off a track that jumped to it brings its ground positions since then)
+            self._start[track.track_id] = next(
+                ((t, np.array([x, y])) for t, x, y in track.motion.points
+                 if lane_at(self.lanes, (x, y)) is not None), (ctx.t, p))
+        t0, p0 = self._start[track.track_id]
         against = -float((p - p0) @ lane.direction)
         v = track.motion.velocity(0.5, min_points=2)
         still_against = v is not None and float(v @ lane.direction) < -0.5

@@ -168,6 +168,12 @@ class ByteTracker:
         self._next_id += 1
         return t
 
+    def new_id(self) -> int:
+        """A fresh id from the tracks' sequence (for a vehicle a track turned out to follow
+        after it jumped from another one)."""
+        self._next_id += 1
+        return self._next_id - 1
+
     def remove(self, track_id: int) -> None:
         """Drop a track without ending its pass (another track took its vehicle over)."""
         self.tracks = [t for t in self.tracks if t.track_id != track_id]

@@ -203,3 +203,47 @@ def test_two_cars_in_the_motorbike_lane_are_two_violations(tmp_path: Path) -> No
                          np.array([0.9, 0.9]), np.array([0, 0])) for f in range(20)]
     events = run(script, tmp_path)
     assert len([e for e in events if isinstance(e, Violation)]) == 2
+
+
+def test_a_reported_vehicle_that_slowed_down_before_its_track_broke_is_not_reported_again(
+    tmp_path: Path,
+) -> None:
+    # a car in the motorbike lane at 5 m/s is reported, then crawls at 1 m/s for 3 s, is
+    # hidden 1.5 s (its track ends; no re-identification) and seen again crawling on:
+    # where it was last seen tells it is the same car (where it was reported does not)
+    cfg = CFG.model_copy(update={"tracker": CFG.tracker.model_copy(update={"rejoin_s": 0.0})})
+    ys = [14.0 + 0.5 * f for f in range(20)] + [24.0 + 0.1 * f for f in range(30)]
+    first = [_car(8.0, y) for y in ys]
+    gap = [Detections.empty()] * 15
+    second = [_car(8.0, 27.0 + 0.1 * f) for f in range(15, 35)]
+    events = run(first + gap + second, tmp_path, cfg=cfg)
+    assert len([e for e in events if isinstance(e, VehicleTrack)]) == 2
+    assert len([e for e in events if isinstance(e, Violation)]) == 1
+
+
+def test_a_track_that_jumps_to_an_oncoming_vehicle_is_split_in_two_passes(
+    tmp_path: Path,
+) -> None:
+    # a car drives away at 4 m/s; where it is, an oncoming one hides it and drives on
+    # towards the camera (against the lane): the one box turns round in a frame, which no
+    # vehicle can; the oncoming one is a pass of its own, with the wrong-way violation
+    away = [_car(1.6, 12.0 + 0.4 * f) for f in range(20)]
+    oncoming = [_car(1.6, 19.6 - 0.4 * f) for f in range(1, 20)]
+    store = EvidenceStore(tmp_path, CFG.camera).open()
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector(away + oncoming),  # type: ignore[arg-type]
+                          plates=None, evidence=store)
+    events: list[Event] = []
+    for i in range(len(away) + len(oncoming) + 45):
+        img = np.full((720, 1280, 3), 90, np.uint8)
+        events += pipe.process(Frame(i, img, T0 + timedelta(seconds=i / 10), i / 10), "green")
+    vehicles = sorted((e for e in events if isinstance(e, VehicleTrack)),
+                      key=lambda e: e.first_seen)
+    violations = [e for e in events if isinstance(e, Violation)]
+    assert pipe.stats.reversals == 1
+    assert len(vehicles) == 2
+    assert vehicles[0].track_id != vehicles[1].track_id
+    assert vehicles[0].direction_deg == pytest.approx(0.0, abs=10.0)  # with the lane
+    assert abs(vehicles[1].direction_deg) == pytest.approx(180.0, abs=10.0)  # against it
+    assert vehicles[1].first_seen == T0 + timedelta(seconds=1.9)  # from where it turned
+    assert [(v.violation, v.track_id) for v in violations] == [("wrong_way",
+                                                                vehicles[1].track_id)]

@@ -97,3 +97,48 @@ def test_merged_tracks_pool_their_crops() -> None:
 def test_no_candidates_no_read() -> None:
     col, _ = _collector()
     assert col.read(5, VehicleClass.CAR) is None
+
+
+class MiddlePlateDetector:
+    """Finds one plate, low in the middle of every crop."""
+
+    def detect(self, crop: np.ndarray) -> Detections:
+        h, w = crop.shape[:2]
+        return Detections(np.array([[w * 0.4, h * 0.7, w * 0.6, h * 0.8]]), np.array([0.9]),
+                          np.array([4]))
+
+
+@pytest.mark.parametrize(
+    ("other", "read"),
+    [
+        # a vehicle in front (its box reaches lower) covering the plate: the plate is its own
+        (np.array([[120, 150, 260, 420]]), False),
+        # a vehicle behind (its box ends higher) over the same place: this one hides it
+        (np.array([[120, 150, 260, 280]]), True),
+        # a vehicle in front, beside the plate: the plate is still this vehicle's
+        (np.array([[260, 150, 400, 420]]), True),
+        (None, True),
+    ],
+)
+def test_a_plate_inside_a_nearer_vehicle_is_not_this_vehicles(other: np.ndarray | None,
+                                                              read: bool) -> None:
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    reader = ScriptedReader("75A12345")
+    col = PlateCollector(MiddlePlateDetector(), reader,  # type: ignore[arg-type]
+                         min_vehicle_height=20, margin=0.0)
+    col.offer(1, 0, frame, np.array([100, 100, 300, 300]), other)
+    got = col.read(1, VehicleClass.CAR)
+    assert (got is not None) is read
+    assert len(reader.calls) == (1 if read else 0)
+
+
+def test_crops_after_a_track_jumped_go_to_the_vehicle_it_jumped_to() -> None:
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    col, _ = _collector(best=3)
+    for f, size in enumerate([60, 70, 80, 90, 100]):
+        col.offer(1, f, frame, np.array([100, 100, 100 + size, 100 + size]))
+    col.split(1, 9, after_frame=2)  # frames 3 and 4 showed the other vehicle
+    first, second = col.read(1, VehicleClass.CAR), col.read(9, VehicleClass.CAR)
+    assert first is not None
+    assert second is not None
+    assert (first.frame, first.votes, second.frame, second.votes) == (2, 1, 4, 2)

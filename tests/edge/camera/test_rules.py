@@ -294,3 +294,61 @@ def test_illegal_parking_is_not_waiting_at_the_light(case: str, rear_y: float, s
     rule = IllegalParkingRule([zone], 3.0, 2.0, stop_line=STOP, queue_m=1.5)
     hits = drive(rule, [rear_y] * 60, x=7.7, signal=lambda _f: signal, jitter=0.05)
     assert (len(hits) == 1) is fires, case
+
+
+def test_velocity_over_a_window_spanned_exactly_by_float_stream_times() -> None:
+    # 0.3 s of a 0.5 s window is the 60 % it needs, though 52.1 - 51.8 is 0.29999999999999716
+    m = Motion()
+    for t, y in zip((51.800000000000004, 51.9, 52.0, 52.1), (16.2, 15.1, 14.0, 12.8),
+                    strict=True):
+        m.add(t, (8.4, y))
+    v = m.velocity(0.5, min_points=2)
+    assert v is not None
+    assert v[1] == pytest.approx(-11.3, abs=0.2)
+
+
+def test_wrong_way_seen_far_then_again_after_a_gap() -> None:
+    # oncoming from 45 m, in the lanes for 0.3 s, hidden 2 s, seen 0.3 s more near the camera
+    ys: list[float | None] = [29.5, 28.6, 27.7] + [None] * 20 + [16.0, 14.9, 13.8, 12.7]
+    hits = drive(WrongWayRule(LANES, min_distance_m=4.0, min_s=0.5), ys)
+    assert len(hits) == 1
+
+
+def _motion(xys: Sequence[tuple[float, float]]) -> Motion:
+    m = Motion()
+    for f, p in enumerate(xys):
+        m.add(f / FPS, p)
+    return m
+
+
+@pytest.mark.parametrize(
+    ("case", "xys", "turned_at"),
+    [
+        ("away at 6 m/s, then towards at 6 m/s from 1.0 s",
+         [(1.6, 10 + 0.6 * f) for f in range(11)] + [(1.6, 16 - 0.6 * f) for f in range(1, 8)],
+         1.0),
+        ("brakes to a stop", [(1.6, 10 + 0.6 * f) for f in range(11)] + [(1.6, 16.0)] * 8,
+         None),
+        ("turns round at walking pace",
+         [(1.6, 10 + 0.1 * f) for f in range(11)] + [(1.6, 11 - 0.1 * f) for f in range(1, 8)],
+         None),
+        ("turns right", [(1.6, 10 + 0.6 * f) for f in range(11)]
+         + [(1.6 + 0.6 * f, 16.0) for f in range(1, 8)], None),
+        ("seen for under a second", [(1.6, 10 + 0.6 * f) for f in range(4)]
+         + [(1.6, 11.8 - 0.6 * f) for f in range(1, 3)], None),
+    ],
+)
+def test_motion_reversal(case: str, xys: list[tuple[float, float]],
+                         turned_at: float | None) -> None:
+    got = _motion(xys).reversal(window_s=0.5, min_speed_ms=3.0)
+    if turned_at is None:
+        assert got is None, case
+    else:
+        assert got == pytest.approx(turned_at), case
+
+
+def test_motion_cut_hands_over_the_points_after_the_instant() -> None:
+    m = _motion([(0.0, float(f)) for f in range(10)])
+    rest = m.cut(0.55)
+    assert [p[0] for p in m.points] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert [p[2] for p in rest.points] == [6.0, 7.0, 8.0, 9.0]
