@@ -76,47 +76,56 @@ def ctc_viterbi(logp: np.ndarray, blank: np.ndarray,
     character need a blank between them. Returns the path's log-probability and, per
     position, the log-probabilities of its allowed characters at the frames aligned
     to it (max over those frames): the evidence a vote adds up. None when the line
-    has fewer frames than positions.
+    has fewer frames than positions. Each frame updates all positions at once (slots
+    padded to one width with impossible characters).
     """
     t_len, k_len = logp.shape[0], len(slots)
     if t_len < k_len or k_len == 0:
         return None
+    width = max(len(x) for x in slots)
+    chars = np.full((k_len, width), -1, dtype=np.int64)  # character index per state; -1 pad
+    for k, idx in enumerate(slots):
+        chars[k, : len(idx)] = idx
+    pad = chars < 0
+    lp = np.where(pad[None], _NEG, logp[:, np.where(pad, 0, chars)])  # (T, K, J)
+    rows = np.arange(k_len)
     b = np.full(k_len + 1, _NEG)  # b[k]: blank after k positions
-    c = [np.full(len(x), _NEG) for x in slots]  # c[k][j]: position k shows its j-th character
-    b[0], c[0] = blank[0], logp[0, slots[0]].astype(np.float64)
+    c = np.full((k_len, width), _NEG)  # c[k, j]: position k shows its j-th character
+    b[0], c[0] = blank[0], lp[0, 0]
     back_b = np.full((t_len, k_len + 1), -1, dtype=np.int64)  # -1 stay, j: from char j before
-    back_c = [np.zeros((t_len, len(x)), dtype=np.int64) for x in slots]  # -1 stay, -2 blank
+    back_c = np.zeros((t_len, k_len, width), dtype=np.int64)  # -1 stay, -2 blank, j: from j
+    prev_rows = rows[:-1, None]
     for t in range(1, t_len):
+        top1 = c.argmax(axis=1)
+        top1_val = c[rows, top1]
         nb = np.empty_like(b)
         nb[0] = b[0] + blank[t]
-        for k in range(1, k_len + 1):
-            j = int(np.argmax(c[k - 1]))
-            if c[k - 1][j] > b[k]:
-                nb[k], back_b[t, k] = c[k - 1][j] + blank[t], j
-            else:
-                nb[k], back_b[t, k] = b[k] + blank[t], -1
-        nc = []
-        for k, idx in enumerate(slots):
-            best, ptr = c[k].copy(), np.full(len(idx), -1, dtype=np.int64)
-            better = b[k] > best
-            best[better], ptr[better] = b[k], -2
-            if k > 0:  # straight from the previous position, if it shows another character
-                prev, pidx = c[k - 1], slots[k - 1]
-                order = np.argsort(-prev)[:2]
-                first = np.full(len(idx), order[0])
-                if len(order) > 1:
-                    first[pidx[order[0]] == idx] = order[1]
-                cand = prev[first]
-                cand[pidx[first] == idx] = _NEG
-                better = cand > best
-                best[better], ptr[better] = cand[better], first[better]
-            back_c[k][t] = ptr
-            nc.append(best + logp[t, idx])
-        b, c = nb, nc
-    # backtrack: state (is_blank, k, j)
+        from_c = top1_val > b[1:]
+        nb[1:] = np.where(from_c, top1_val, b[1:]) + blank[t]
+        back_b[t, 1:] = np.where(from_c, top1, -1)
+        better = b[:k_len, None] > c
+        best = np.where(better, b[:k_len, None], c)
+        ptr = np.where(better, -2, -1)
+        if k_len > 1:
+            # from the previous position's best character, or its second best where the
+            # best is the same character (two in a row need a blank between them)
+            first = np.broadcast_to(top1[:-1, None], (k_len - 1, width))
+            same = chars[rows[:-1], top1[:-1]][:, None] == chars[1:]
+            if same.any():
+                c2 = c[:-1].copy()
+                c2[rows[:-1], top1[:-1]] = -np.inf
+                top2 = c2.argmax(axis=1)
+                first = np.where(same, top2[:, None], first)
+            cand = c[prev_rows, first]
+            cand = np.where(chars[prev_rows, first] == chars[1:], _NEG, cand)
+            take = cand > best[1:]
+            best[1:] = np.where(take, cand, best[1:])
+            ptr[1:] = np.where(take, first, ptr[1:])
+        back_c[t] = ptr
+        b, c = nb, best + lp[t]
     last_c = int(np.argmax(c[-1]))
-    state = (False, k_len - 1, last_c) if c[-1][last_c] >= b[k_len] else (True, k_len, -1)
-    total = float(c[-1][last_c] if not state[0] else b[k_len])
+    state = (False, k_len - 1, last_c) if c[-1, last_c] >= b[k_len] else (True, k_len, -1)
+    total = float(c[-1, last_c] if not state[0] else b[k_len])
     if total <= _NEG / 2:
         return None
     frames: list[list[int]] = [[] for _ in slots]
@@ -127,12 +136,12 @@ def ctc_viterbi(logp: np.ndarray, blank: np.ndarray,
         if t == 0:
             break
         if is_blank:
-            ptr = int(back_b[t, k])
-            state = (True, k, -1) if ptr == -1 else (False, k - 1, ptr)
+            p = int(back_b[t, k])
+            state = (True, k, -1) if p == -1 else (False, k - 1, p)
         else:
-            ptr = int(back_c[k][t, j])
-            state = ((False, k, j) if ptr == -1 else (True, k, -1) if ptr == -2
-                     else (False, k - 1, ptr))
+            p = int(back_c[t, k, j])
+            state = ((False, k, j) if p == -1 else (True, k, -1) if p == -2
+                     else (False, k - 1, p))
     evidence = [logp[np.ix_(f, idx)].max(axis=0) if f else np.full(len(idx), np.log(1e-9))
                 for f, idx in zip(frames, slots, strict=True)]
     return total, evidence
@@ -192,6 +201,11 @@ def crop_plate(
     if xb - xa < 2 or yb - ya < 2:
         raise ValueError(f"plate box {box} is empty inside a {w}x{h} frame")
     return frame[ya:yb, xa:xb]
+
+
+def _readable(plate: np.ndarray, layout: PlateLayout) -> bool:
+    """Whether each line of ``plate`` cut for ``layout`` has pixels to read (2 x 2 or more)."""
+    return all(min(line.shape[:2]) >= 2 for line in split_lines(plate, layout))
 
 
 def rectify(crop: np.ndarray) -> np.ndarray:
@@ -324,16 +338,20 @@ class PlateReader:
         plates = [rectify(c) for c in crops]
         layouts = [self._layout(pl, k) for pl in plates]
         layout = max(set(layouts), key=layouts.count)
-        chosen = [pl for pl, lay in zip(plates, layouts, strict=True) if lay is layout]
+        chosen = [pl for pl, lay in zip(plates, layouts, strict=True)
+                  if lay is layout and _readable(pl, layout)]
+        if not chosen:  # slivers a pixel or two high: nothing to read
+            return PlateRead("", "", layout, k, 0.0, False, 0)
         if not self.config.constrained:
             return self._greedy_read(chosen[0], layout, k)
         probs = [self._line_logprobs(pl, layout) for pl in chosen]
         read = self._vote(probs, layout, k)
-        if k is not VehicleKind.MOTORBIKE and read.confidence < 2 * self.config.min_char_conf:
+        other = PlateLayout.TWO_LINE if layout is PlateLayout.ONE_LINE else PlateLayout.ONE_LINE
+        others = [pl for pl in plates if _readable(pl, other)]
+        if (k is not VehicleKind.MOTORBIKE and others
+                and read.confidence < 2 * self.config.min_char_conf):
             # a car plate cropped with some of the car above it looks two-line: try the other
-            other = (PlateLayout.TWO_LINE if layout is PlateLayout.ONE_LINE
-                     else PlateLayout.ONE_LINE)
-            alt = self._vote([self._line_logprobs(pl, other) for pl in plates], other, k)
+            alt = self._vote([self._line_logprobs(pl, other) for pl in others], other, k)
             if alt.confidence > read.confidence:
                 read = alt
         h = chosen[0].shape[0]

@@ -103,7 +103,7 @@ class PlateSettings(StrictModel):
 
     enabled: bool = True
     #: Crops kept per track (largest vehicle boxes fully inside the frame) and read.
-    best_frames: int = Field(default=3, ge=1, le=10)
+    best_frames: int = Field(default=5, ge=1, le=10)
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
     #: When the grammar-decoded read is not confident, run rapidocr's full detector +

@@ -79,7 +79,7 @@ def plate_colour(plate: np.ndarray) -> str:
 class PlateCollector:
     """Keeps each track's best crops and reads its plate once."""
 
-    def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 3,
+    def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 5,
                  min_vehicle_height: int = 40, margin: float = 0.1) -> None:
         self.detector, self.reader = plate_detector, reader
         self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin

@@ -92,10 +92,13 @@ class Motion:
         return float(recent[int(np.argmax(recent[:, 1:] @ (v0 / s0))), 0])
 
     def cut(self, t: float) -> Motion:
-        """Remove the points after ``t`` and return them as a motion of their own."""
+        """Remove the points after ``t``; return the points from ``t`` on (the one at ``t``
+        stays in both: where a track turned, both vehicles were) as a motion of their own."""
         rest = Motion(self.keep_s)
         while self.points and self.points[-1][0] > t + 1e-6:
             rest.points.appendleft(self.points.pop())
+        if self.points and self.points[-1][0] >= t - 1e-6:
+            rest.points.appendleft(self.points[-1])
         return rest
 
 

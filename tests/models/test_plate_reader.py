@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -145,6 +146,45 @@ def test_ctc_viterbi(case: str, logp: np.ndarray, template: str, text: str | Non
     assert decode(logp, template) == text, case
 
 
+def _best_path(logp: np.ndarray, blank: np.ndarray, label: tuple[int, ...]) -> float:
+    """Textbook CTC best path of one label sequence (blank-interleaved states)."""
+    ext = [-1]
+    for ch in label:
+        ext += [ch, -1]
+    emit = np.stack([blank if s < 0 else logp[:, s] for s in ext], axis=1)  # (T, S)
+    score = np.full(len(ext), -np.inf)
+    score[0], score[1] = emit[0, 0], emit[0, 1]
+    for t in range(1, len(logp)):
+        prev = score.copy()
+        for s in range(len(ext)):
+            best = prev[s]
+            if s >= 1:
+                best = max(best, prev[s - 1])
+            if s >= 2 and ext[s] >= 0 and ext[s] != ext[s - 2]:
+                best = max(best, prev[s - 2])
+            score[s] = best + emit[t, s]
+    return float(max(score[-1], score[-2]))
+
+
+def test_ctc_viterbi_finds_the_best_string_and_path() -> None:
+    # against every string the slots allow, each scored by the textbook CTC best path
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        t_len, k_len = int(rng.integers(2, 9)), int(rng.integers(1, 4))
+        x = rng.normal(size=(t_len, 6)) * rng.uniform(0.5, 4)
+        logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+        slots = [np.sort(rng.choice(np.arange(1, 6), size=int(rng.integers(1, 4)),
+                                    replace=False)) for _ in range(k_len)]
+        got = ctc_viterbi(logp, logp[:, 0], slots)
+        best = max(_best_path(logp, logp[:, 0], label)
+                   for label in itertools.product(*(s.tolist() for s in slots)))
+        if best == -np.inf or t_len < k_len:
+            assert got is None
+        else:
+            assert got is not None
+            assert got[0] == pytest.approx(best)
+
+
 @pytest.mark.parametrize(
     ("case", "bg", "fg"),
     [
@@ -170,3 +210,14 @@ def test_several_crops_vote_character_by_character(reader: PlateReader) -> None:
     blurred = cv2.GaussianBlur(_at_height(render_plate(p), 40, 9), (0, 0), 2.5)
     read = reader.read_many([good[0], blurred, good[1]], VehicleKind.MOTORBIKE)
     assert (read.text, read.valid) == ("75B112345", True)
+
+
+def test_slivers_of_plate_give_no_read_and_do_not_spoil_the_others(reader: PlateReader) -> None:
+    # a plate box one or two pixels high (a vehicle's edge frame) cannot be cut into lines
+    sliver = np.full((3, 24, 3), 200, np.uint8)
+    empty = reader.read_many([sliver], VehicleKind.MOTORBIKE)
+    assert (empty.text, empty.valid) == ("", False)
+    img = _at_height(render_plate(Plate("75A12345", VehicleKind.CAR, PlateLayout.ONE_LINE)),
+                     40, 3)
+    got = reader.read_many([img, sliver, img], VehicleKind.CAR)
+    assert got.text == "75A12345"

@@ -352,3 +352,5 @@ def test_motion_cut_hands_over_the_points_after_the_instant() -> None:
     rest = m.cut(0.55)
     assert [p[0] for p in m.points] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     assert [p[2] for p in rest.points] == [6.0, 7.0, 8.0, 9.0]
+    assert [p[2] for p in m.cut(0.3).points] == [3.0, 4.0, 5.0]  # the turning point in both
+    assert [p[2] for p in m.points] == [0.0, 1.0, 2.0, 3.0]
