@@ -104,7 +104,10 @@ class MemorySource(FixedPartitionedSource[MqttMessage, int]):
 def _process(n: int, partitions: int, index: int, addresses: list[str] | None, workdir: str,
              port: int, result: mp.Queue, independent: bool) -> None:
     config = load_config().model_copy(update={"rules": ROOT / "bench/peers/rules.yaml"})
-    config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"port": port})})
+    mqtt = {"port": port}
+    if independent:  # two separate services: each its own client ids on the broker
+        mqtt["client_id"] = f"{config.mqtt.client_id}-{index}"
+    config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update=mqtt)})
     d = Path(workdir)
     io = FlowIO(timeseries=SqliteTimeSeriesStore(d / f"ts-{index}.sqlite"),
                 events=SqliteEventStore(d / f"events-{index}.sqlite"),
