@@ -58,6 +58,7 @@ from models.detector import Detector  # noqa: E402
 CONFIGS = {"intersection": ROOT / "firmware_configs/hue/cam-lequydon-01.yaml",
            "segment": ROOT / "firmware_configs/hue/cam-lethanhton-01.yaml"}
 BANDS = ((0, 40), (40, 60), (60, 90), (90, 10_000))
+READABLE_PX = 40  # the plate width from which reading is judged (models eval's threshold)
 TYPES = ("red_light", "wrong_lane", "wrong_way", "illegal_parking", "speeding")
 
 
@@ -82,7 +83,7 @@ class SeedResult:
     one_read: int = 0
     extra_reads: int = 0
     exact: int = 0
-    by_band: dict[str, list[int]] = field(default_factory=dict)
+    by_band: dict[str, list[int]] = field(default_factory=dict)  # band: [exact, passes, one read]
     errors: list[str] = field(default_factory=list)
     replayed: bool = False  # frames and detections came from the cache
 
@@ -294,10 +295,11 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
         res.passes += 1
         got = reads.get(tid, [])
         band = next(f"{lo}-{hi}" for lo, hi in BANDS if lo <= plate_width[tid] < hi)
-        ok_band = res.by_band.setdefault(band, [0, 0])
+        ok_band = res.by_band.setdefault(band, [0, 0, 0])
         ok_band[1] += 1
         if len(got) == 1:
             res.one_read += 1
+            ok_band[2] += 1
         res.extra_reads += max(0, len(got) - 1)
         if got and got[0].plate == plate_text[tid]:
             res.exact += 1
@@ -332,13 +334,19 @@ def report(results: list[SeedResult]) -> str:
                  f"extra reads {extra}, exact string {exact} ({exact / max(passes, 1):.1%})")
     bands: dict[str, list[int]] = {}
     for r in results:
-        for b, (ok, n) in r.by_band.items():
-            bands.setdefault(b, [0, 0])
-            bands[b][0] += ok
-            bands[b][1] += n
+        for b, counts in r.by_band.items():
+            total = bands.setdefault(b, [0, 0, 0])
+            for i, c in enumerate(counts):
+                total[i] += c
+    readable = [sum(bands.get(f"{lo}-{hi}", [0, 0, 0])[i] for lo, hi in BANDS if lo >= READABLE_PX)
+                for i in range(3)]
+    lines.append(f"plates >= {READABLE_PX} px wide at their largest (large enough to read, as in"
+                 f" `ioc models eval`): passes {readable[1]}, exactly one read"
+                 f" {readable[2] / max(readable[1], 1):.1%}, exact string"
+                 f" {readable[0] / max(readable[1], 1):.1%}")
     for lo, hi in BANDS:
         b = f"{lo}-{hi}"
-        ok, n = bands.get(b, [0, 0])
+        ok, n, _one = bands.get(b, [0, 0, 0])
         label = f"{lo}-{hi} px" if hi < 10_000 else f">={lo} px"
         lines.append(f"  plate width {label:<10} passes {n:>4}  exact {ok / n if n else 0:.1%}")
     frames = sum(r.frames for r in results)

@@ -96,6 +96,11 @@ class TrackerSettings(StrictModel):
     #: (ground position, speed, size, class, colour) continues that vehicle's pass; a
     #: pass ends this long after its vehicle was last seen (0: no re-identification).
     rejoin_s: float = Field(default=3.0, ge=0, le=30)
+    #: A detection whose colour (hue-saturation histogram, Bhattacharyya distance) is
+    #: further than this from a track's vehicle cannot continue that track, however well
+    #: the boxes overlap: two vehicles in line with the camera must not swap identities
+    #: (0: colour not used).
+    max_colour_dist: float = Field(default=0.55, ge=0, le=1)
 
 
 class PlateSettings(StrictModel):

@@ -129,7 +129,8 @@ class CameraPipeline:
     def _tracker_settings(self, cfg: CameraGatewayConfig) -> TrackerSettings:
         t = cfg.tracker
         return TrackerSettings(t.high_conf, t.new_track_conf, t.match_iou, t.low_match_iou,
-                               max(1, round(t.lost_s * self.fps)), t.min_hits)
+                               max(1, round(t.lost_s * self.fps)), t.min_hits,
+                               t.max_colour_dist)
 
     def apply_config(self, cfg: CameraGatewayConfig) -> None:
         """Use a new config from the next frame on (zones and rules rebuilt; tracks kept)."""
@@ -151,7 +152,9 @@ class CameraPipeline:
         det = self.detector.detect(frame.image)
         t1 = time.perf_counter()
         det = det[det.class_id != PLATE]
-        out = self.tracker.update(det, frame.index)
+        colours = ([colour_histogram(frame.image, b) for b in det.xyxy]
+                   if self.cfg.tracker.max_colour_dist > 0 else None)
+        out = self.tracker.update(det, frame.index, colours)
         ctx = FrameContext(frame.index, frame.t, signal)
         h, w = frame.image.shape[:2]
         hidden = bottom_hidden(np.array([t.box for t in out.active]).reshape(-1, 4), det.xyxy)

@@ -88,6 +88,12 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
     return math.sqrt(max(0.0, 1.0 - min(bc, 1.0)))
 
 
+def colour_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`colour_distance` of every row of ``a`` (n x bins) to every row of ``b``."""
+    bc = np.sqrt(a) @ np.sqrt(b).T
+    return np.sqrt(np.maximum(0.0, 1.0 - np.minimum(bc, 1.0)))
+
+
 @dataclass(frozen=True, slots=True)
 class RejoinSettings:
     """Gates of :class:`Rejoiner` (see the module docstring)."""

@@ -7,17 +7,29 @@ or blurred vehicles keep their id). A track needs ``min_hits`` matches before it
 counts and ends after ``lost_frames`` frames without one: that is the end of the
 vehicle's pass. Matching is class-agnostic; the class is a confidence-weighted
 vote over the pass, so one frame that calls a motorbike a car changes nothing.
+
+Given each detection's colour histogram (``update(..., colours=)``), a track also keeps
+a running histogram of its vehicle, and a detection whose colour is further from it
+than ``max_colour_dist`` (Bhattacharyya distance) cannot continue it, however well the
+boxes overlap. That is the moment a track would otherwise jump to another vehicle: two
+vehicles in line with the camera (an oncoming one passing a queue, a motorbike
+threading past a waiting one) have the same box for a frame or two, and the vehicle
+hidden behind is not detected. On the project's simulated clips the distance of a
+track's own vehicle stayed below 0.49 in 99.9 % of frames, while a quarter of the
+identity switches crossed 0.5; the rest were between vehicles of similar colour.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import lap
 import numpy as np
 
 from edge.camera import kalman
+from edge.camera.reid import colour_distances
 from models.detections import Detections, box_iou
 
 
@@ -43,6 +55,7 @@ class Track:
     missed: int = 0
     class_votes: dict[int, float] = field(default_factory=dict)
     conf_sum: float = 0.0
+    colour: np.ndarray | None = None  # running colour histogram (reid.colour_histogram)
 
     def vote(self, class_id: int, conf: float) -> None:
         self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + conf
@@ -72,6 +85,7 @@ class TrackerSettings:
     low_match_iou: float = 0.4
     lost_frames: int = 10
     min_hits: int = 3
+    max_colour_dist: float = 0.55  # 0: colour not used
 
 
 @dataclass(slots=True)
@@ -98,10 +112,14 @@ class ByteTracker:
         self.settings = settings or TrackerSettings()
         self.tracks: list[Track] = []
         self._next_id = 1
+        self._colours: Sequence[np.ndarray | None] | None = None
 
-    def update(self, det: Detections, frame: int) -> TrackerOutput:
-        """Advance all tracks to ``frame`` and match them to this frame's detections."""
+    def update(self, det: Detections, frame: int,
+               colours: Sequence[np.ndarray | None] | None = None) -> TrackerOutput:
+        """Advance all tracks to ``frame`` and match them to this frame's detections
+        (``colours``: each detection's colour histogram, None where unknown)."""
         s = self.settings
+        self._colours = colours if colours is not None and s.max_colour_dist > 0 else None
         for t in self.tracks:
             t.mean, t.cov = kalman.predict(t.mean, t.cov)
         high = np.flatnonzero(det.confidence >= s.high_conf)
@@ -143,12 +161,34 @@ class ByteTracker:
             return [], set(track_idx), {int(d) for d in det_idx}
         boxes = np.stack([self.tracks[t].predicted_box for t in track_idx]).astype(np.float32)
         iou = box_iou(boxes, det.xyxy[det_idx])
+        if self._colours is not None:
+            iou[self._colour_far(track_idx, det_idx)] = 0.0
         pairs, rt, rd = _assign(iou, min_iou)
         return ([(track_idx[a], int(det_idx[b])) for a, b in pairs],
                 {track_idx[a] for a in rt}, {int(det_idx[b]) for b in rd})
 
+    def _colour_far(self, track_idx: list[int], det_idx: np.ndarray) -> np.ndarray:
+        """Which (track, detection) pairs differ in colour by more than allowed (False
+        where either colour is unknown)."""
+        assert self._colours is not None
+        far = np.zeros((len(track_idx), len(det_idx)), dtype=bool)
+        rows = [a for a, t in enumerate(track_idx) if self.tracks[t].colour is not None]
+        cols = [b for b, d in enumerate(det_idx) if self._colours[int(d)] is not None]
+        if rows and cols:
+            dist = colour_distances(
+                np.stack([self.tracks[track_idx[a]].colour for a in rows]),  # type: ignore[misc]
+                np.stack([self._colours[int(det_idx[b])] for b in cols]))  # type: ignore[misc]
+            far[np.ix_(rows, cols)] = dist > self.settings.max_colour_dist
+        return far
+
+    def _see_colour(self, t: Track, di: int) -> None:
+        c = self._colours[di] if self._colours is not None else None
+        if c is not None:
+            t.colour = c if t.colour is None else 0.7 * t.colour + 0.3 * c
+
     def _hit(self, t: Track, det: Detections, di: int, frame: int) -> None:
         box = det.xyxy[di].astype(np.float64)
+        self._see_colour(t, di)
         t.mean, t.cov = kalman.update(t.mean, t.cov, box)
         t.box, t.confidence = box, float(det.confidence[di])
         t.vote(int(det.class_id[di]), t.confidence)
@@ -165,6 +205,7 @@ class ByteTracker:
                   state=TrackState.CONFIRMED if self.settings.min_hits <= 1 else
                   TrackState.TENTATIVE)
         t.vote(int(det.class_id[di]), t.confidence)
+        self._see_colour(t, di)
         self._next_id += 1
         return t
 

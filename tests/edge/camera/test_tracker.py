@@ -71,3 +71,54 @@ def test_class_is_a_vote_over_the_pass() -> None:
         out = tr.update(dets([box(10 + 3 * f, 50)], cls=[c]), f)
     assert out.active[0].class_id == 1
     assert tr.flush()[0].hits == len(classes)
+
+
+def _hist(bins: dict[int, float]) -> np.ndarray:
+    h = np.zeros(32)
+    for i, v in bins.items():
+        h[i] = v
+    return h / h.sum()
+
+
+RED, ALSO_RED, BLUE = _hist({0: 0.8, 1: 0.2}), _hist({0: 0.7, 1: 0.3}), _hist({20: 0.9, 21: 0.1})
+
+
+def test_a_vehicle_of_another_colour_in_the_same_box_does_not_take_the_track_over() -> None:
+    """A blue car passes in line with the camera in front of a red one that is not
+    detected meanwhile: the red car's track waits (coasting) instead of following the
+    blue car, the blue car gets its own track, and the red car its track back."""
+    tr = ByteTracker(TrackerSettings(min_hits=2, lost_frames=5))
+    for f in range(6):  # the red car, moving right
+        out = tr.update(dets([box(100 + 5 * f, 100)]), f, [RED])
+    assert [t.track_id for t in out.active] == [1]
+    for f in range(6, 8):  # only the blue car is detected, where the red one should be
+        out = tr.update(dets([box(100 + 5 * f, 100)]), f, [BLUE])
+        assert 1 not in [t.track_id for t in out.active]
+    assert [t.track_id for t in tr.tracks if t.missed == 0] == [2]
+    out = tr.update(dets([box(100 + 5 * 8, 100), box(20, 300)]), 8, [ALSO_RED, BLUE])
+    assert 1 in [t.track_id for t in out.active]
+    colour = tr.tracks[0].colour
+    assert colour is not None
+    assert colour[0] > 0.7
+
+
+def test_colour_is_ignored_when_unknown_or_turned_off() -> None:
+    for settings, colours in ((TrackerSettings(min_hits=1), [None]),
+                              (TrackerSettings(min_hits=1, max_colour_dist=0.0), [BLUE])):
+        tr = ByteTracker(settings)
+        tr.update(dets([box(100, 100)]), 0, [RED])
+        out = tr.update(dets([box(105, 100)]), 1, colours)
+        assert [t.track_id for t in out.active] == [1]
+
+
+def test_colour_distances_match_the_pairwise_distance() -> None:
+    from edge.camera.reid import colour_distance, colour_distances
+
+    a, b = np.stack([RED, BLUE]), np.stack([ALSO_RED, BLUE, RED])
+    d = colour_distances(a, b)
+    assert d.shape == (2, 3)
+    for i in range(2):
+        for j in range(3):
+            assert abs(d[i, j] - colour_distance(a[i], b[j])) < 1e-6  # sqrt of rounding near 0
+    assert d[1, 1] < 1e-6
+    assert d[0, 1] > 0.99
