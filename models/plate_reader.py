@@ -346,14 +346,15 @@ class PlateReader:
             return self._greedy_read(chosen[0], layout, k)
         probs = [self._line_logprobs(pl, layout) for pl in chosen]
         read = self._vote(probs, layout, k)
-        other = PlateLayout.TWO_LINE if layout is PlateLayout.ONE_LINE else PlateLayout.ONE_LINE
-        others = [pl for pl in plates if _readable(pl, other)]
-        if (k is not VehicleKind.MOTORBIKE and others
-                and read.confidence < 2 * self.config.min_char_conf):
+        if k is not VehicleKind.MOTORBIKE and read.confidence < 2 * self.config.min_char_conf:
             # a car plate cropped with some of the car above it looks two-line: try the other
-            alt = self._vote([self._line_logprobs(pl, other) for pl in others], other, k)
-            if alt.confidence > read.confidence:
-                read = alt
+            other = (PlateLayout.TWO_LINE if layout is PlateLayout.ONE_LINE
+                     else PlateLayout.ONE_LINE)
+            others = [pl for pl in plates if _readable(pl, other)]
+            if others:
+                alt = self._vote([self._line_logprobs(pl, other) for pl in others], other, k)
+                if alt.confidence > read.confidence:
+                    read = alt
         h = chosen[0].shape[0]
         big_enough = h >= self.config.fallback_min_height
         unsure = read.confidence < self.config.fallback_below

@@ -152,8 +152,8 @@ class CameraPipeline:
         det = self.detector.detect(frame.image)
         t1 = time.perf_counter()
         det = det[det.class_id != PLATE]
-        colours = ([colour_histogram(frame.image, b) for b in det.xyxy]
-                   if self.cfg.tracker.max_colour_dist > 0 else None)
+        # once per detection: the tracker's colour gate and re-identification use them
+        colours = [colour_histogram(frame.image, b) for b in det.xyxy]
         out = self.tracker.update(det, frame.index, colours)
         ctx = FrameContext(frame.index, frame.t, signal)
         h, w = frame.image.shape[:2]
@@ -194,7 +194,7 @@ class CameraPipeline:
             ground = self.scene.calibration.point((x1 + x2) / 2, y2)
             cal = self.scene.calibration.to_ground([(x1, y2), (x2, y2)])
             width = float(np.linalg.norm(cal[1] - cal[0]))
-            colour = colour_histogram(frame.image, track.box)
+            colour = track.seen_colour  # its box's, computed once this frame
             if not p.grounded and p.identity == track.track_id:
                 p = self._rejoin(p, Sighting(ident, frame.t, np.array(ground), None,
                                              dict(track.class_votes), width, colour))

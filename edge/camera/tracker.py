@@ -56,6 +56,7 @@ class Track:
     class_votes: dict[int, float] = field(default_factory=dict)
     conf_sum: float = 0.0
     colour: np.ndarray | None = None  # running colour histogram (reid.colour_histogram)
+    seen_colour: np.ndarray | None = None  # the histogram of the detection matched last
 
     def vote(self, class_id: int, conf: float) -> None:
         self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + conf
@@ -112,14 +113,17 @@ class ByteTracker:
         self.settings = settings or TrackerSettings()
         self.tracks: list[Track] = []
         self._next_id = 1
-        self._colours: Sequence[np.ndarray | None] | None = None
+        self._colours: Sequence[np.ndarray | None] | None = None  # this frame's detections'
+        self._gate = False  # colour gates matches this frame
 
     def update(self, det: Detections, frame: int,
                colours: Sequence[np.ndarray | None] | None = None) -> TrackerOutput:
         """Advance all tracks to ``frame`` and match them to this frame's detections
-        (``colours``: each detection's colour histogram, None where unknown)."""
+        (``colours``: each detection's colour histogram, None where unknown; a matched
+        track keeps its detection's as ``seen_colour`` even with the colour gate off)."""
         s = self.settings
-        self._colours = colours if colours is not None and s.max_colour_dist > 0 else None
+        self._colours = colours
+        self._gate = colours is not None and s.max_colour_dist > 0
         for t in self.tracks:
             t.mean, t.cov = kalman.predict(t.mean, t.cov)
         high = np.flatnonzero(det.confidence >= s.high_conf)
@@ -161,7 +165,7 @@ class ByteTracker:
             return [], set(track_idx), {int(d) for d in det_idx}
         boxes = np.stack([self.tracks[t].predicted_box for t in track_idx]).astype(np.float32)
         iou = box_iou(boxes, det.xyxy[det_idx])
-        if self._colours is not None:
+        if self._gate:
             iou[self._colour_far(track_idx, det_idx)] = 0.0
         pairs, rt, rd = _assign(iou, min_iou)
         return ([(track_idx[a], int(det_idx[b])) for a, b in pairs],
@@ -183,6 +187,7 @@ class ByteTracker:
 
     def _see_colour(self, t: Track, di: int) -> None:
         c = self._colours[di] if self._colours is not None else None
+        t.seen_colour = c
         if c is not None:
             t.colour = c if t.colour is None else 0.7 * t.colour + 0.3 * c
 

@@ -109,6 +109,8 @@ def test_colour_is_ignored_when_unknown_or_turned_off() -> None:
         tr.update(dets([box(100, 100)]), 0, [RED])
         out = tr.update(dets([box(105, 100)]), 1, colours)
         assert [t.track_id for t in out.active] == [1]
+        # the matched detection's colour is kept for re-identification either way
+        assert out.active[0].seen_colour is colours[0]
 
 
 def test_colour_distances_match_the_pairwise_distance() -> None:
