@@ -24,6 +24,14 @@ logger = logging.getLogger(__name__)
 
 #: Plate width bands (pixels in the frame) for plate-reading accuracy.
 PLATE_BANDS: tuple[tuple[int, int], ...] = ((12, 40), (40, 60), (60, 90), (90, 10_000))
+#: Character height bands (pixels in the frame): what decides whether a plate can be
+#: read. At the same width a one-line car plate's characters are half the height of
+#: a two-line plate's, so width alone mixes plates that can be read with ones that cannot.
+CHAR_BANDS: tuple[tuple[int, int], ...] = ((0, 4), (4, 6), (6, 8), (8, 12), (12, 10_000))
+#: Plates whose characters are at least this many pixels high count as large enough
+#: to read. ANPR vendors ask for 15 px or more (AxxonSoft: "character height is at
+#: least 15px"; Milestone: single-line European plates at least 170 px wide).
+READABLE_CHAR_PX = 8
 #: Seeds training uses (train 1000-2999: detectors and plate OCR; validation 8000-8049):
 #: eval avoids them.
 TRAINING_SEEDS = frozenset(range(1000, 3000)) | frozenset(range(8000, 8050))
@@ -59,8 +67,12 @@ class PlateReport:
     """Plate reading accuracy by plate width band."""
 
     bands: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # band → [ok, n]
+    #: the same reads by character height band
+    char_bands: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    readable: list[int] = field(default_factory=lambda: [0, 0])  # [ok, n], >= READABLE_CHAR_PX
     ms_per_plate: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (truth, read)
+    #: misses on readable plates: (truth, raw read, character height px, plate width px)
+    failures: list[tuple[str, str, float, float]] = field(default_factory=list)
 
 
 def _check_seeds(seeds: Iterable[int]) -> list[int]:
@@ -109,13 +121,15 @@ def evaluate_plates(
     """
     from simulators.camera import CameraGeometry
     from simulators.camera.export import sample_frames, scene_for_seed
+    from simulators.camera.plate_render import char_height_ratio
 
     seeds = _check_seeds(seeds)
     k_scale = width / 640
     cam = CameraGeometry(
         width=width, height=round(360 * k_scale), focal=720 * k_scale, horizon=10 * k_scale
     )
-    report = PlateReport(bands={b: [0, 0] for b in PLATE_BANDS})
+    report = PlateReport(bands={b: [0, 0] for b in PLATE_BANDS},
+                         char_bands={b: [0, 0] for b in CHAR_BANDS})
     spent, n = 0.0, 0
     for k, seed in enumerate(seeds):
         for _, frame, truth in sample_frames(scene_for_seed(seed, camera=cam), frames, stride):
@@ -123,21 +137,30 @@ def evaluate_plates(
                 if v.plate_box is None:
                     continue
                 w = v.plate_box[2] - v.plate_box[0]
-                band = next((b for b in PLATE_BANDS if b[0] <= w < b[1]), None)
+                band = _band(PLATE_BANDS, w)
                 if band is None:
                     continue
+                char_px = (v.plate_box[3] - v.plate_box[1]) * char_height_ratio(v.plate)
                 t0 = time.perf_counter()
                 read = reader.read(frame, v.plate_box, v.plate.kind)
                 spent += time.perf_counter() - t0
                 n += 1
                 ok = read.text == v.plate.text
-                report.bands[band][0] += ok
-                report.bands[band][1] += 1
-                if not ok and w >= 60:
-                    report.failures.append((v.plate.text, read.raw))
+                for counts in (report.bands[band], report.char_bands[_band(CHAR_BANDS, char_px)]):
+                    counts[0] += ok
+                    counts[1] += 1
+                if char_px >= READABLE_CHAR_PX:
+                    report.readable[0] += ok
+                    report.readable[1] += 1
+                    if not ok:
+                        report.failures.append((v.plate.text, read.raw, char_px, w))
         progress("plates", k + 1, len(seeds))
     report.ms_per_plate = 1000 * spent / max(n, 1)
     return report
+
+
+def _band(bands: tuple[tuple[int, int], ...], value: float) -> tuple[int, int] | None:
+    return next((b for b in bands if b[0] <= value < b[1]), None)
 
 
 def format_detection(rep: DetectionReport) -> str:
@@ -155,11 +178,20 @@ def format_detection(rep: DetectionReport) -> str:
 
 
 def format_plates(rep: PlateReport) -> str:
-    """Plate accuracy table as text."""
-    lines = [f"{'plate width px':<15} {'plates':>6} {'exact':>7}"]
-    for (lo, hi), (ok, n) in rep.bands.items():
-        label = f"{lo}-{hi}" if hi < 10_000 else f">={lo}"
-        acc = f"{ok / n:.1%}" if n else "-"
-        lines.append(f"{label:<15} {n:>6} {acc:>7}")
+    """Plate accuracy tables (by plate width, by character height) and the readable line."""
+
+    def table(title: str, bands: dict[tuple[int, int], list[int]]) -> list[str]:
+        out = [f"{title:<17} {'plates':>6} {'exact':>7}"]
+        for (lo, hi), (ok, n) in bands.items():
+            label = f"{lo}-{hi}" if hi < 10_000 else f">={lo}"
+            acc = f"{ok / n:.1%}" if n else "-"
+            out.append(f"{label:<17} {n:>6} {acc:>7}")
+        return out
+
+    lines = [*table("plate width px", rep.bands), ""]
+    lines += table("char height px", rep.char_bands)
+    ok, n = rep.readable
+    acc = f"{ok / n:.1%}" if n else "-"
+    lines.append(f"readable (characters >= {READABLE_CHAR_PX} px high): {ok}/{n} exact = {acc}")
     lines.append(f"{rep.ms_per_plate:.1f} ms/plate")
     return "\n".join(lines)

@@ -171,6 +171,9 @@ class PlateReaderConfig:
     ocr_model: Path | None = None
     line_height: int = 48  # pixels per text line handed to rapidocr's recogniser
     two_line_max_aspect: float = 3.0  # width/height at or below this: two lines
+    #: At or above this width/height a plate is surely one line (a one-line car plate is
+    #: 4.7, a two-line one 2.0): a car's unsure read does not try the two-line layout.
+    one_line_min_aspect: float = 4.0
     fallback_full_ocr: bool = True
     #: The slow full OCR fallback only runs on plates at least this many pixels high.
     fallback_min_height: int = 20
@@ -322,6 +325,10 @@ class PlateReader:
             return PlateLayout.TWO_LINE
         return PlateLayout.ONE_LINE
 
+    def _surely_one_line(self, plates: list[np.ndarray]) -> bool:
+        aspects = [pl.shape[1] / max(pl.shape[0], 1) for pl in plates]
+        return float(np.median(aspects)) >= self.config.one_line_min_aspect
+
     def read_many(self, crops: list[np.ndarray],
                   kind: VehicleKind | str | None = None) -> PlateRead:
         """One reading of several crops of the same plate (a vehicle's best frames).
@@ -346,7 +353,8 @@ class PlateReader:
             return self._greedy_read(chosen[0], layout, k)
         probs = [self._line_logprobs(pl, layout) for pl in chosen]
         read = self._vote(probs, layout, k)
-        if k is not VehicleKind.MOTORBIKE and read.confidence < 2 * self.config.min_char_conf:
+        if (k is not VehicleKind.MOTORBIKE and read.confidence < 2 * self.config.min_char_conf
+                and not self._surely_one_line(chosen)):
             # a car plate cropped with some of the car above it looks two-line: try the other
             other = (PlateLayout.TWO_LINE if layout is PlateLayout.ONE_LINE
                      else PlateLayout.ONE_LINE)

@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("--model", type=Path, default=None, help="ONNX detector (default: shipped)")
     v.add_argument("--seeds", default="9000-9039", help="simulator seeds, e.g. 9000-9039,9100")
     v.add_argument("--frames", type=int, default=4, help="frames per seed")
-    v.add_argument("--plate-seeds", default="9000-9019", help="seeds for plate reading")
+    v.add_argument("--plate-seeds", default="9200-9299", help="seeds for plate reading")
     v.add_argument("--plate-width", type=int, default=1280, help="frame width for plate reading")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--coco", action="store_true", help="the model has COCO classes: map them")
@@ -171,6 +171,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"on ground-truth boxes, {args.plate_width} px frames,")
         print(f"seeds {args.plate_seeds}:")
         print(format_plates(prep))
-        for truth, raw in prep.failures[:10]:
-            print(f"  miss (>=60 px): {truth} read as {raw!r}")
+        for truth, raw, char_px, width in prep.failures:
+            print(f"  miss (characters {char_px:.1f} px, plate {width:.0f} px wide): "
+                  f"{truth} read as {raw!r}")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -35,22 +37,49 @@ def _fit_text(text: str, box_w: int, box_h: int, thickness: int) -> float:
     return min(box_w / tw, box_h / th)
 
 
-def render_plate(plate: Plate) -> np.ndarray:
-    """Canonical high-resolution BGR image of ``plate`` (about 1 px per mm)."""
+def _text_layout(plate: Plate) -> tuple[int, int, int, float, list[str], int]:
+    """Canonical size (w, h), border, line height, lines and stroke of ``plate``."""
     w_m, h_m = PLATE_SIZE_M[(plate.kind, plate.layout)]
     w, h = round(w_m * _PX_PER_M), round(h_m * _PX_PER_M)
+    border = max(2, h // 28)
+    lines = plate.lines()
+    line_h = (h - 2 * border) / len(lines)
+    return w, h, border, line_h, lines, max(2, int(line_h * 0.11))
+
+
+def _line_scale(text: str, w: int, line_h: float, thickness: int) -> float:
+    pad_x = int(w * 0.06)
+    return _fit_text(text, w - 2 * pad_x, int(line_h * 0.62), thickness)
+
+
+@functools.lru_cache(maxsize=4096)
+def char_height_ratio(plate: Plate) -> float:
+    """Height of the plate's drawn characters (its smallest line's ink) over the plate's.
+
+    A plate drawn ``h`` pixels high in a frame has characters ``h * ratio`` pixels
+    high: what decides whether it can be read, more than its width does (a one-line
+    car plate's characters are half the size of a motorbike plate's of the same width).
+    """
+    w, h, _, line_h, lines, thickness = _text_layout(plate)
+    heights = []
+    for text in lines:
+        scale = _line_scale(text, w, line_h, thickness)
+        canvas = np.zeros((2 * h, w), np.uint8)
+        cv2.putText(canvas, text, (0, h), _FONT, scale, 255, thickness, cv2.LINE_AA)
+        rows = np.flatnonzero((canvas > 127).any(axis=1))
+        heights.append(int(rows[-1] - rows[0] + 1) if len(rows) else 0)
+    return min(heights) / h
+
+
+def render_plate(plate: Plate) -> np.ndarray:
+    """Canonical high-resolution BGR image of ``plate`` (about 1 px per mm)."""
+    w, h, border, line_h, lines, thickness = _text_layout(plate)
     bg = _BG[plate.colour]
     fg = (245, 245, 245) if plate.colour is PlateColour.BLUE else (20, 20, 20)
     img = np.full((h, w, 3), bg, dtype=np.uint8)
-    border = max(2, h // 28)
     cv2.rectangle(img, (border, border), (w - border - 1, h - border - 1), fg, border)
-    lines = plate.lines()
-    pad_x = int(w * 0.06)
-    n = len(lines)
-    line_h = (h - 2 * border) / n
-    thickness = max(2, int(line_h * 0.11))
     for i, text in enumerate(lines):
-        scale = _fit_text(text, w - 2 * pad_x, int(line_h * 0.62), thickness)
+        scale = _line_scale(text, w, line_h, thickness)
         (tw, th), _ = cv2.getTextSize(text, _FONT, scale, thickness)
         x = (w - tw) // 2
         y = int(border + line_h * i + (line_h + th) / 2)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ioc.plates import Plate, PlateColour, PlateLayout, VehicleKind, random_plate
+from models.plate_ocr import CHARS as OWN_CHARS
 from models.plate_ocr import best_channel
 from models.plate_reader import (
     SLOTS,
@@ -221,3 +222,40 @@ def test_slivers_of_plate_give_no_read_and_do_not_spoil_the_others(reader: Plate
                      40, 3)
     got = reader.read_many([img, sliver, img], VehicleKind.CAR)
     assert got.text == "75A12345"
+
+
+class _ScriptedLines:
+    """A line recogniser that reads a one-line plate unsurely and, cut in two, reads two
+    sure lines: the case where a wide car plate would be taken for a two-line one."""
+
+    def __init__(self) -> None:
+        self.chars = list(OWN_CHARS)
+
+    @staticmethod
+    def _line(text: str, p: float) -> np.ndarray:
+        frames = []
+        for c in text:
+            for hit in (c, "<blank>"):
+                row = np.full(len(OWN_CHARS), (1 - p) / (len(OWN_CHARS) - 1))
+                row[OWN_CHARS.index(hit)] = p
+                frames.append(row)
+        return np.log(np.array(frames))
+
+    def logprobs(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        if len(lines) == 1:
+            return [self._line("43A56789", 0.4)]
+        return [self._line("43A", 0.99), self._line("5678", 0.99)]
+
+
+@pytest.mark.parametrize(("width", "two_line_tried"), [(150, False), (110, True)])
+def test_a_wide_car_plate_is_not_read_as_two_lines(width: int, two_line_tried: bool) -> None:
+    # 150 x 32: aspect 4.7, a one-line car plate; 110 x 32 (3.4) might be two lines
+    # with the car above it, so the surer two-line reading wins there
+    reader = PlateReader(PlateReaderConfig(fallback_full_ocr=False), _ScriptedLines()).load()
+    crop = np.full((32, width, 3), 200, np.uint8)
+    read = reader.read_crop(crop, VehicleKind.CAR)
+    if two_line_tried:
+        assert (read.layout, read.text) == (PlateLayout.TWO_LINE, "43A5678")
+    else:
+        assert (read.layout, read.text) == (PlateLayout.ONE_LINE, "43A56789")
+        assert read.confidence < 0.6

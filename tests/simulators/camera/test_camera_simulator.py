@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import time
 
+import cv2
 import numpy as np
 import pytest
 
-from ioc.plates import is_valid
+from ioc.plates import Plate, PlateColour, PlateLayout, VehicleKind, is_valid
 from simulators.camera import (
     CameraSimulator,
     SceneConfig,
@@ -18,6 +19,7 @@ from simulators.camera import (
     VehicleClass,
     ViolationKind,
 )
+from simulators.camera.plate_render import PLATE_SIZE_M, char_height_ratio, render_plate
 
 
 def _hashes(cfg: SceneConfig, n: int) -> list[str]:
@@ -198,3 +200,32 @@ def test_turning_vehicles_leave_sideways() -> None:
 
 def test_turning_off_keeps_existing_scenes() -> None:
     assert _hashes(SceneConfig(seed=11), 3) == _hashes(SceneConfig(seed=11, turn_share=0.0), 3)
+
+
+@pytest.mark.parametrize(
+    "plate",
+    [
+        Plate("75A12345", VehicleKind.CAR, PlateLayout.ONE_LINE),
+        Plate("75LD12345", VehicleKind.CAR, PlateLayout.TWO_LINE, PlateColour.BLUE),
+        Plate("75G846108", VehicleKind.MOTORBIKE, PlateLayout.TWO_LINE, PlateColour.YELLOW),
+    ],
+)
+def test_char_height_ratio_is_the_drawn_characters_height(plate: Plate) -> None:
+    img = render_plate(plate)
+    h, w = img.shape[:2]
+    ink = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    ink = (ink < 128) if plate.colour is not PlateColour.BLUE else (ink > 128)
+    inner = ink[h // 14 : h - h // 14, w // 20 : w - w // 20]  # inside the border
+    rows = np.flatnonzero(inner.any(axis=1))
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)  # one run of rows per line
+    assert len(runs) == len(plate.lines())
+    smallest = min(len(r) for r in runs) / h
+    assert char_height_ratio(plate) == pytest.approx(smallest, abs=0.03)
+
+
+def test_one_line_car_characters_are_smaller_than_a_motorbike_plates_of_the_same_width() -> None:
+    car = Plate("75A12345", VehicleKind.CAR, PlateLayout.ONE_LINE)
+    moto = Plate("75G846108", VehicleKind.MOTORBIKE, PlateLayout.TWO_LINE)
+    per_width = [char_height_ratio(p) * PLATE_SIZE_M[(p.kind, p.layout)][1]
+                 / PLATE_SIZE_M[(p.kind, p.layout)][0] for p in (car, moto)]
+    assert per_width[0] < 0.7 * per_width[1]
