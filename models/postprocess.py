@@ -42,10 +42,12 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Let
     resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
     pad_y, pad_x = (th - nh) / 2, (tw - nw) / 2
     top, left = round(pad_y - 0.1), round(pad_x - 0.1)
-    canvas = np.full((th, tw, 3), 114, dtype=np.uint8)
-    canvas[top : top + nh, left : left + nw] = resized
-    blob = canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-    return np.ascontiguousarray(blob), Letterbox(scale, float(left), float(top))
+    # written straight into the padded NCHW blob: no padded uint8 canvas, no copies
+    blob = np.full((1, 3, th, tw), np.float32(114) / np.float32(255), dtype=np.float32)
+    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
+    np.divide(rgb, np.float32(255), out=blob[0, :, top : top + nh, left : left + nw],
+              dtype=np.float32)
+    return blob, Letterbox(scale, float(left), float(top))
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:

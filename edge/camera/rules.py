@@ -11,6 +11,7 @@ on synthetic tracks (``tests/edge/camera/test_rules.py``).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,22 @@ class Signal:
     GREEN = "green"
 
 
+def _slope(pts: Sequence[tuple[float, float, float]]) -> tuple[float, float] | None:
+    """Least-squares (dx/dt, dy/dt) of (t, x, y) points; None when their times are equal.
+    Plain arithmetic: a dozen points cost less than the arrays numpy would build."""
+    n = len(pts)
+    mt = sum(p[0] for p in pts) / n
+    stt = sx = sy = 0.0
+    for t, x, y in pts:
+        d = t - mt
+        stt += d * d
+        sx += d * x
+        sy += d * y
+    if stt <= 0:
+        return None
+    return sx / stt, sy / stt
+
+
 @dataclass(slots=True)
 class Motion:
     """Recent ground positions of one track: (t seconds, x, y metres), oldest first."""
@@ -51,21 +68,26 @@ class Motion:
         while self.points and t - self.points[0][0] > self.keep_s:
             self.points.popleft()
 
+    def _since(self, t0: float) -> list[tuple[float, float, float]]:
+        """The points at or after ``t0``, newest first (times only grow: scan from the end)."""
+        out = []
+        for p in reversed(self.points):
+            if p[0] < t0:
+                break
+            out.append(p)
+        return out
+
     def velocity(self, window_s: float, min_points: int = 3) -> np.ndarray | None:
         """Ground velocity (m/s, 2-vector): least-squares slope over the last ``window_s``;
         None when the window holds fewer than ``min_points`` or spans under 60 % of it."""
         if not self.points:
             return None
         t_end = self.points[-1][0]
-        pts = [p for p in self.points if t_end - p[0] <= window_s + 1e-9]
-        if len(pts) < min_points or pts[-1][0] - pts[0][0] < 0.6 * window_s - 1e-6:
+        pts = self._since(t_end - window_s - 1e-9)
+        if len(pts) < min_points or t_end - pts[-1][0] < 0.6 * window_s - 1e-6:
             return None
-        a = np.asarray(pts)
-        t = a[:, 0] - a[:, 0].mean()
-        denom = float(t @ t)
-        if denom <= 0:
-            return None
-        return np.array([t @ a[:, 1], t @ a[:, 2]]) / denom
+        v = _slope(pts)
+        return None if v is None else np.array(v)
 
     def reversal(self, window_s: float = 0.5, min_speed_ms: float = 3.0) -> float | None:
         """When the track turned back (stream time of its farthest point), if over the last
@@ -74,22 +96,25 @@ class Motion:
         jumped to an oncoming vehicle hiding the one it followed does. None otherwise."""
         if len(self.points) < 6:
             return None
-        a = np.asarray(self.points)
-        t_end = a[-1, 0]
-        split = t_end - window_s - 1e-6
-        now, before = a[a[:, 0] >= split], a[(a[:, 0] < split) & (a[:, 0] >= split - window_s)]
+        split = self.points[-1][0] - window_s - 1e-6
+        recent = self._since(split - window_s)  # newest first
+        now = [p for p in recent if p[0] >= split]
+        before = recent[len(now):]
         vs = []
         for part in (before, now):
-            if len(part) < 3 or part[-1, 0] - part[0, 0] < 0.6 * window_s - 1e-6:
+            if len(part) < 3 or part[0][0] - part[-1][0] < 0.6 * window_s - 1e-6:
                 return None
-            t = part[:, 0] - part[:, 0].mean()
-            vs.append(np.array([t @ part[:, 1], t @ part[:, 2]]) / float(t @ t))
-        v0, v1 = vs
-        s0, s1 = float(np.linalg.norm(v0)), float(np.linalg.norm(v1))
-        if min(s0, s1) < min_speed_ms or float(v0 @ v1) > -0.5 * s0 * s1:
+            v = _slope(part)
+            if v is None:
+                return None
+            vs.append(v)
+        (ax, ay), (bx, by) = vs
+        s0, s1 = math.hypot(ax, ay), math.hypot(bx, by)
+        if min(s0, s1) < min_speed_ms or ax * bx + ay * by > -0.5 * s0 * s1:
             return None  # slow, or turned by less than 120 degrees
-        recent = a[a[:, 0] >= split - window_s]
-        return float(recent[int(np.argmax(recent[:, 1:] @ (v0 / s0))), 0])
+        ux, uy = ax / s0, ay / s0
+        far = max(reversed(recent), key=lambda p: p[1] * ux + p[2] * uy)  # first of equals
+        return float(far[0])
 
     def cut(self, t: float) -> Motion:
         """Remove the points after ``t``; return the points from ``t`` on (the one at ``t``

@@ -61,6 +61,21 @@ def test_letterbox_round_trip() -> None:
     assert back.tolist() == [[0, 0, 640, 360]]
 
 
+def test_letterbox_blob_is_rgb_in_0_to_1_with_the_image_inside_the_padding() -> None:
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[..., 0] = 255  # pure blue (BGR)
+    frame[:, :320, 2] = 51  # left half with some red
+    blob, _ = letterbox(frame, (320, 320))
+    assert blob.flags["C_CONTIGUOUS"]
+    inside, pad = blob[0, :, 70:250], blob[0, :, :70]
+    assert np.all(inside[2] == 1.0)  # blue is the last channel of RGB
+    assert np.all(inside[1] == 0.0)
+    assert np.allclose(inside[0, :, :160], 0.2)
+    assert np.all(inside[0, :, 160:] == 0.0)
+    assert np.all(pad == np.float32(114) / np.float32(255))
+    assert np.all(blob[0, :, 250:] == np.float32(114) / np.float32(255))
+
+
 def test_letterbox_refuses_grey_frames() -> None:
     with pytest.raises(ValueError, match=r"expected \(H,W,3\)"):
         letterbox(np.zeros((10, 10), np.uint8), (32, 32))
