@@ -119,3 +119,14 @@ def test_rectangular_input_size_for_opencv() -> None:
     assert det.input_size == (64, 96)
     out = det.detect(np.zeros((128, 192, 3), np.uint8))  # scale 0.5, no padding
     assert np.allclose(out.xyxy[0], [24, 24, 40, 40])
+
+
+def test_sessions_do_not_spin_between_runs() -> None:
+    # a camera runs three sessions in turn per frame: a session whose threads spin after
+    # its run takes the cores from the next one (see session_options)
+    from models.backends.ort_backend import session_options
+
+    opts = session_options(3)
+    assert opts.intra_op_num_threads == 3  # type: ignore[attr-defined]
+    for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
+        assert opts.get_session_config_entry(key) == "0"  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from models.plate_ocr import CHARS as OWN_CHARS
 from models.plate_ocr import best_channel
 from models.plate_reader import (
     SLOTS,
+    CtcBatch,
     PlateReader,
     PlateReaderConfig,
     crop_plate,
@@ -184,6 +185,52 @@ def test_ctc_viterbi_finds_the_best_string_and_path() -> None:
         else:
             assert got is not None
             assert got[0] == pytest.approx(best)
+
+
+def test_ctc_batch_solves_each_problem_as_alone() -> None:
+    # problems of different lengths in one batch, neighbours with the same characters,
+    # and problems without a path (no positions; more positions than frames)
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        n_b, t_len = int(rng.integers(1, 6)), int(rng.integers(1, 12))
+        x = (rng.normal(size=(n_b, t_len, 8)) * rng.uniform(0.5, 6)).astype(np.float32)
+        logp = x - np.log(np.exp(x).sum(axis=2, keepdims=True))
+        slots = []
+        for _ in range(n_b):
+            k_len = int(rng.integers(0, 6))
+            sets = [rng.choice(np.arange(1, 8), size=int(rng.integers(1, 5)), replace=False)
+                    for _ in range(k_len)]
+            slots.append([sets[0]] * k_len if k_len and rng.random() < 0.3 else sets)
+        batch = CtcBatch(logp, logp[:, :, 0], slots)
+        for i in range(n_b):
+            alone = ctc_viterbi(logp[i], logp[i, :, 0], slots[i])
+            if alone is None:
+                assert batch.totals[i] is None
+                continue
+            assert batch.totals[i] == alone[0]
+            for got, want in zip(batch.evidence(i), alone[1], strict=True):
+                assert np.array_equal(got, want)
+
+
+def test_best_channel_scores_each_channel_by_its_otsu_classes() -> None:
+    # the histogram arithmetic picks the channel the pixel-by-pixel formula picks
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        img = rng.integers(0, 256, size=(int(rng.integers(2, 40)), int(rng.integers(2, 90)), 3))
+        img = img.astype(np.uint8)
+        if i % 3 == 0:
+            img = cv2.GaussianBlur(img, (5, 5), 0)
+        chans = (*cv2.split(img), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+        scores = []
+        for ch in chans:
+            t, _ = cv2.threshold(ch, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            lo, hi = ch[ch <= t].astype(np.float64), ch[ch > t].astype(np.float64)
+            scores.append((hi.mean() - lo.mean()) / (lo.std() + hi.std() + 1.0)
+                          if len(lo) and len(hi) else -np.inf)
+        want = chans[int(np.argmax(scores))] if max(scores) > -np.inf else img[:, :, 1]
+        assert np.array_equal(best_channel(img), want)
+    flat = np.full((5, 9, 3), 77, np.uint8)  # one class only: the green channel
+    assert np.array_equal(best_channel(flat), flat[:, :, 1])
 
 
 @pytest.mark.parametrize(
