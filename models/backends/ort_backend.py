@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.errors import ModelFileNotFound, ModelFormatError
 
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
 logger = logging.getLogger(__name__)
 
 
-def session_options(threads: int = 2) -> object:
+def session_options(threads: int = 2) -> ort.SessionOptions:
     """onnxruntime session options for one of several models sharing a few cores.
 
     ``threads`` intra-op threads, one inter-op thread, and no spinning: by default a

@@ -127,6 +127,6 @@ def test_sessions_do_not_spin_between_runs() -> None:
     from models.backends.ort_backend import session_options
 
     opts = session_options(3)
-    assert opts.intra_op_num_threads == 3  # type: ignore[attr-defined]
+    assert opts.intra_op_num_threads == 3
     for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
-        assert opts.get_session_config_entry(key) == "0"  # type: ignore[attr-defined]
+        assert opts.get_session_config_entry(key) == "0"
