@@ -397,7 +397,9 @@ class PlateReader:
         k = VehicleKind(kind) if kind is not None else None
         plates = [rectify(c) for c in crops]
         layouts = [self._layout(pl, k) for pl in plates]
-        layout = max(set(layouts), key=layouts.count)
+        # the layout most crops show; a tie goes to the largest crop's (crops come largest
+        # first; a set's order would change with Python's string hashing, run to run)
+        layout = max(layouts, key=layouts.count)
         chosen = [pl for pl, lay in zip(plates, layouts, strict=True)
                   if lay is layout and _readable(pl, layout)]
         if not chosen:  # slivers a pixel or two high: nothing to read

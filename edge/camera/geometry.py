@@ -10,7 +10,7 @@ a pixel polygon maps to the ground polygon with the same corners.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -44,7 +44,9 @@ class Calibration:
     def to_ground(self, pts: np.ndarray | Sequence[Point]) -> np.ndarray:
         """Ground points (N,2) in metres of pixel points (N,2)."""
         p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        h = np.c_[p, np.ones(len(p))] @ self.H.T
+        q = np.ones((len(p), 3))  # homogeneous (built without np.c_: per track per frame)
+        q[:, :2] = p
+        h = q @ self.H.T
         return h[:, :2] / h[:, 2:3]
 
     def point(self, u: float, v: float) -> Point:
@@ -59,11 +61,15 @@ class Polygon:
 
     name: str
     pts: np.ndarray  # (N,2)
+    _contour: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # OpenCV's contour form, made once (contains() runs per track per frame)
+        object.__setattr__(self, "_contour", self.pts.astype(np.float32).reshape(-1, 1, 2))
 
     def contains(self, p: Point) -> bool:
         """True when ``p`` is inside or on the border."""
-        contour = self.pts.astype(np.float32).reshape(-1, 1, 2)
-        return cv2.pointPolygonTest(contour, (float(p[0]), float(p[1])), False) >= 0
+        return cv2.pointPolygonTest(self._contour, (float(p[0]), float(p[1])), False) >= 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,12 +79,15 @@ def bottom_hidden(boxes: np.ndarray, others: np.ndarray, margin: float = 0.05,
     frames give no ground position (like a box cut by the frame).
     """
     out = np.zeros(len(boxes), dtype=bool)
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        reach = y2 + margin * (y2 - y1)
-        cover = others[(others[:, 3] > y2 + 1.0) & (others[:, 1] < reach)
-                       & (others[:, 0] < x2) & (others[:, 2] > x1)]
-        if not len(cover):
-            continue
+    if not len(boxes) or not len(others):
+        return out
+    x1s, y1s, x2s, y2s = (boxes[:, k, None] for k in range(4))  # (N,1) each
+    reach = y2s + margin * (y2s - y1s)
+    near = ((others[None, :, 3] > y2s + 1.0) & (others[None, :, 1] < reach)
+            & (others[None, :, 0] < x2s) & (others[None, :, 2] > x1s))  # (N,M), all at once
+    for i in np.flatnonzero(near.any(axis=1)):
+        x1, _y1, x2, _y2 = boxes[i]
+        cover = others[near[i]]
         spans = sorted((max(a, x1), min(b, x2)) for a, b in cover[:, [0, 2]])
         covered, end = 0.0, x1
         for a, b in spans:

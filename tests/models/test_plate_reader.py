@@ -306,3 +306,15 @@ def test_a_wide_car_plate_is_not_read_as_two_lines(width: int, two_line_tried: b
     else:
         assert (read.layout, read.text) == (PlateLayout.ONE_LINE, "43A56789")
         assert read.confidence < 0.6
+
+
+@pytest.mark.parametrize("largest_first", [PlateLayout.ONE_LINE, PlateLayout.TWO_LINE])
+def test_a_layout_tie_goes_to_the_largest_crop(largest_first: PlateLayout) -> None:
+    # one crop looks one-line, the other two-line: the largest (first) decides, in every
+    # run (a set's order changes with Python's string hashing, and PlateLayout is a str)
+    reader = PlateReader(PlateReaderConfig(fallback_full_ocr=False), _ScriptedLines()).load()
+    wide, tall = np.full((32, 150, 3), 200, np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    shows = {150: PlateLayout.ONE_LINE, 64: PlateLayout.TWO_LINE}
+    reader._layout = lambda plate, kind: shows[plate.shape[1]]  # type: ignore[method-assign]
+    crops = [wide, tall] if largest_first is PlateLayout.ONE_LINE else [tall, wide]
+    assert reader.read_many(crops, VehicleKind.MOTORBIKE).layout is largest_first
