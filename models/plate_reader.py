@@ -100,6 +100,7 @@ class CtcBatch:
         self.logp, self.slots = logp, slots
         ok = [0 < len(s) <= t_len for s in slots]
         self.totals: list[float | None] = [None] * n_b
+        self._last: list[tuple[bool, int] | None] = [None] * n_b  # end state of each path
         lens = [len(s) if good else 0 for s, good in zip(slots, ok, strict=True)]
         self.start = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
         n_r = int(self.start[-1])
@@ -158,8 +159,7 @@ class CtcBatch:
                 ptr[1:] = np.where(take, nxt, ptr[1:])
             back_c[t] = ptr
             after, c = new_after, best + lp_rows[t]
-        self._c, self._after, self._back_b, self._back_c = c, after, back_b, back_c
-        self._last: list[tuple[bool, int, float] | None] = [None] * n_b
+        self._back_b, self._back_c = back_b, back_c
         for i in range(n_b):
             if not lens[i]:
                 continue
@@ -169,7 +169,7 @@ class CtcBatch:
             total = float(c[last, j] if on_char else after[last])
             if total > _NEG / 2:
                 self.totals[i] = total
-                self._last[i] = (not on_char, j, total)
+                self._last[i] = (not on_char, j)
 
     def evidence(self, i: int) -> list[np.ndarray]:
         """Problem ``i``'s best path traced back: per position, the log-probabilities of
@@ -180,7 +180,7 @@ class CtcBatch:
         slots, logp = self.slots[i], self.logp[i]
         base, k_len = int(self.start[i]), len(slots)
         back_b, back_c = self._back_b, self._back_c
-        is_blank, j, _ = end
+        is_blank, j = end
         state = (True, k_len, -1) if is_blank else (False, k_len - 1, j)
         frames: list[list[int]] = [[] for _ in slots]
         for t in range(logp.shape[0] - 1, -1, -1):
