@@ -459,24 +459,24 @@ class PlateReader:
         """Per read of one line: its most probable template, with the per-position
         evidence (None where no template fits). Every read and template with the same
         number of frames is solved in one :class:`CtcBatch`."""
-        groups: dict[int, list[tuple[int, str]]] = {}
+        by_len: dict[int, list[int]] = {}  # frames -> the reads that long
         for r, lp in enumerate(reads):
-            for template in options:
-                groups.setdefault(len(lp), []).append((r, template))
+            by_len.setdefault(len(lp), []).append(r)
+        slots = [[self._slot_idx[c] for c in t] for t in options]
+        n_t = len(options)
         best: list[tuple[float, str, CtcBatch, int] | None] = [None] * len(reads)
-        for problems in groups.values():
-            first = {r: n for n, r in enumerate(dict.fromkeys(r for r, _ in problems))}
-            lps = np.stack([reads[r] for r in first])
+        for rs in by_len.values():
+            lps = np.stack([reads[r] for r in rs])
             sep = lps[:, :, self._sep_idx]
             blanks = np.logaddexp(lps[:, :, 0], np.log(np.exp(sep).sum(axis=2) + 1e-12))
-            pick = [first[r] for r, _ in problems]
-            batch = CtcBatch(lps[pick], blanks[pick],
-                             [[self._slot_idx[c] for c in t] for _, t in problems])
-            for i, ((r, template), total) in enumerate(zip(problems, batch.totals,
-                                                            strict=True)):
+            # problem i: read rs[i // n_t] under template options[i % n_t]
+            batch = CtcBatch(np.repeat(lps, n_t, axis=0), np.repeat(blanks, n_t, axis=0),
+                             [s for _ in rs for s in slots])
+            for i, total in enumerate(batch.totals):
+                r = rs[i // n_t]
                 # options in order, ties to the earlier one
                 if total is not None and (best[r] is None or total > best[r][0]):
-                    best[r] = (total, template, batch, i)
+                    best[r] = (total, options[i % n_t], batch, i)
         return [None if b is None else (b[1], b[2].evidence(b[3])) for b in best]
 
     def _vote(self, reads: list[list[np.ndarray]], layout: PlateLayout,
