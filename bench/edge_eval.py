@@ -88,6 +88,7 @@ class SeedResult:
     by_band: dict[str, list[int]] = field(default_factory=dict)  # band: [exact, passes, one read]
     errors: list[str] = field(default_factory=list)
     replayed: bool = False  # frames and detections came from the cache
+    plates: bool = True  # plate reading ran (else the plate figures are not measured)
 
 
 def config_for(seed: int, frames: int) -> CameraGatewayConfig:
@@ -242,7 +243,7 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
                     per_frame[who][frame.index] = truth.vehicles[j].track_id
     events += pipe.finish()
     seconds = time.perf_counter() - t0
-    res = SeedResult(seed, n, seconds, replayed=replayed)
+    res = SeedResult(seed, n, seconds, replayed=replayed, plates=plates)
     fps = int(cfg.source.fps)  # type: ignore[union-attr]
     owner = {tid: c.most_common(1)[0][0] for tid, c in assoc.items()}
     expected = {}
@@ -290,6 +291,15 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
             res.fn[key[1]] += 1
             res.errors.append(f"FN {key[1]} truth {key[0]} frames {v.start_frame}-"
                               f"{v.end_frame} visible {visible[key[0]]}")
+    if plates:
+        _score_plates(res, events, owner, plate_frames, plate_width, plate_char, plate_text)
+    return res
+
+
+def _score_plates(res: SeedResult, events: list[Any], owner: dict[int, int],
+                  plate_frames: Counter[int], plate_width: dict[int, float],
+                  plate_char: dict[int, float], plate_text: dict[int, str]) -> None:
+    """One plate read per pass whose plate was labelled in three frames, exact or not."""
     reads: dict[int, list[PlateRead]] = defaultdict(list)
     for e in events:
         if isinstance(e, PlateRead):
@@ -318,7 +328,6 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
             res.errors.append(f"PLATE truth {tid} {plate_text[tid]} ({plate_width[tid]:.0f} px): "
                               + (", ".join(f"{g.plate} raw {g.raw_text!r} {g.layout} "
                                            f"conf {g.confidence}" for g in got) or "no read"))
-    return res
 
 
 def report(results: list[SeedResult]) -> str:
@@ -336,6 +345,22 @@ def report(results: list[SeedResult]) -> str:
         lines.append(f"{k:<16} {tp[k]:>4} {fp[k]:>4} {fn[k]:>4} {p:>9.3f} {r:>7.3f} {un[k]:>15}")
     lines.append(f"speeding episodes in view >= 3 frames but faster than limit + tolerance "
                  f"in < 3 of them (excluded above): {un['speeding_slow_in_view']}")
+    if not any(r.plates for r in results):
+        lines.append("plate reading skipped (--no-plates)")
+    else:
+        lines += _plate_report(results)
+    frames = sum(r.frames for r in results)
+    secs = sum(r.seconds for r in results)
+    replayed = sum(r.replayed for r in results)
+    how = ("simulator rendering and detector included" if not replayed else
+           "replayed from the cache: tracker, rules, evidence and plates only"
+           if replayed == len(results) else f"{replayed} of {len(results)} seeds replayed")
+    lines.append(f"{len(results)} seeds, {frames} frames, {frames / secs:.1f} frames/s ({how})")
+    return "\n".join(lines)
+
+
+def _plate_report(results: list[SeedResult]) -> list[str]:
+    lines = []
     passes = sum(r.passes for r in results)
     one = sum(r.one_read for r in results)
     exact = sum(r.exact for r in results)
@@ -362,14 +387,7 @@ def report(results: list[SeedResult]) -> str:
         ok, n, _one = bands.get(b, [0, 0, 0])
         label = f"{lo}-{hi} px" if hi < 10_000 else f">={lo} px"
         lines.append(f"  plate width {label:<10} passes {n:>4}  exact {ok / n if n else 0:.1%}")
-    frames = sum(r.frames for r in results)
-    secs = sum(r.seconds for r in results)
-    replayed = sum(r.replayed for r in results)
-    how = ("simulator rendering and detector included" if not replayed else
-           "replayed from the cache: tracker, rules, evidence and plates only"
-           if replayed == len(results) else f"{replayed} of {len(results)} seeds replayed")
-    lines.append(f"{len(results)} seeds, {frames} frames, {frames / secs:.1f} frames/s ({how})")
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

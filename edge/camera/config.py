@@ -101,6 +101,11 @@ class TrackerSettings(StrictModel):
     #: the boxes overlap: two vehicles in line with the camera must not swap identities
     #: (0: colour not used).
     max_colour_dist: float = Field(default=0.55, ge=0, le=1)
+    #: A track too young to have a velocity (fewer than ``min_hits`` matches) that no
+    #: detection overlaps is matched once more on boxes widened by this share of their
+    #: size on each side: a fast vehicle near the camera moves further than its own box
+    #: between frames (0: off).
+    young_buffer: float = Field(default=0.5, ge=0, le=2)
 
 
 class PlateSettings(StrictModel):

@@ -22,10 +22,11 @@ import numpy as np
 
 from edge.camera.config import CameraGatewayConfig
 from edge.camera.evidence import EvidenceStore
+from edge.camera.geometry import Point
 from edge.camera.passes import Pass, bottom_hidden
 from edge.camera.plates import PlateCollector, PlateResult
 from edge.camera.reid import Rejoiner, RejoinSettings, Sighting, colour_histogram
-from edge.camera.rules import FrameContext, Hit, Motion, TrackView, lane_at
+from edge.camera.rules import VEHICLE_WIDTH_M, FrameContext, Hit, Motion, TrackView, lane_at
 from edge.camera.scene import Scene, build_scene
 from edge.camera.source import Frame
 from edge.camera.tracker import ByteTracker, Track, TrackerSettings
@@ -130,7 +131,7 @@ class CameraPipeline:
         t = cfg.tracker
         return TrackerSettings(t.high_conf, t.new_track_conf, t.match_iou, t.low_match_iou,
                                max(1, round(t.lost_s * self.fps)), t.min_hits,
-                               t.max_colour_dist)
+                               t.max_colour_dist, t.young_buffer)
 
     def apply_config(self, cfg: CameraGatewayConfig) -> None:
         """Use a new config from the next frame on (zones and rules rebuilt; tracks kept)."""
@@ -188,17 +189,14 @@ class CameraPipeline:
             self.rejoiner.seen(p.identity)
             p.lost = False
         p.last_ts, p.last_t, p.last_frame = frame.ts, frame.t, frame.index
-        x1, _, x2, y2 = track.box
-        ground = None
-        if x1 > 1 and x2 < w - 2 and y2 < h - 2 and not hidden:
-            ground = self.scene.calibration.point((x1 + x2) / 2, y2)
-            cal = self.scene.calibration.to_ground([(x1, y2), (x2, y2)])
-            width = float(np.linalg.norm(cal[1] - cal[0]))
+        ground, width = self._anchor(p, track.box, w, h) if not hidden else (None, None)
+        if ground is not None:
             colour = track.seen_colour  # its box's, computed once this frame
             if not p.grounded and p.identity == track.track_id:
                 p = self._rejoin(p, Sighting(ident, frame.t, np.array(ground), None,
                                              dict(track.class_votes), width, colour))
-            p.widths.append(width)
+            if width is not None:
+                p.widths.append(width)
             if colour is not None:
                 p.colour = colour if p.colour is None else 0.7 * p.colour + 0.3 * colour
             p.motion.add(frame.t, ground)
@@ -221,6 +219,28 @@ class CameraPipeline:
                 self._hold(hit, frame)
         if self.plates is not None:
             self.plates.offer(p.identity, frame.index, frame.image, track.box, others)
+
+    def _anchor(self, p: Pass, box: np.ndarray, w: int, h: int
+                ) -> tuple[Point | None, float | None]:
+        """Where the vehicle touches the road (the bottom centre of its box, on the ground)
+        and its width there (metres); (None, None) when its bottom is cut by the frame.
+        A box cut by one side of the frame still shows the bottom edge and the inner
+        side: the anchor is half the vehicle's width (as measured while it was whole, else
+        its class's typical width) beyond the inner bottom corner; no width then."""
+        x1, _, x2, y2 = box
+        cut_left, cut_right = x1 <= 1, x2 >= w - 2
+        if y2 >= h - 2 or (cut_left and cut_right) or x2 - x1 < 4:
+            return None, None
+        cal = self.scene.calibration.to_ground([(x1, y2), (x2, y2), ((x1 + x2) / 2, y2)])
+        across = cal[1] - cal[0]
+        width = float(np.linalg.norm(across))
+        if not (cut_left or cut_right):
+            return (float(cal[2, 0]), float(cal[2, 1])), width
+        half = (float(np.median(p.widths)) if p.widths
+                else VEHICLE_WIDTH_M[_CLASSES[p.class_id]]) / 2
+        inner, out = (cal[1], -across) if cut_left else (cal[0], across)
+        g = inner + out / max(width, 1e-6) * half
+        return (float(g[0]), float(g[1])), None
 
     def _rejoin(self, p: Pass, first: Sighting) -> Pass:
         """``p``'s track is seen on the road for the first time: if it continues a vehicle

@@ -31,6 +31,13 @@ VEHICLE_LENGTH_M: Mapping[VehicleClass, float] = {
     VehicleClass.BUS: 10.5, VehicleClass.TRUCK: 7.0,
 }
 
+#: Typical vehicle widths (metres): where a box is cut by the side of the frame, the
+#: vehicle's anchor is half its width beyond the box's inner bottom corner.
+VEHICLE_WIDTH_M: Mapping[VehicleClass, float] = {
+    VehicleClass.CAR: 1.8, VehicleClass.MOTORBIKE: 0.75,
+    VehicleClass.BUS: 2.5, VehicleClass.TRUCK: 2.4,
+}
+
 
 class Signal:
     """Signal states a rule understands (strings, so any source can give them)."""

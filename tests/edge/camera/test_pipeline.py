@@ -13,10 +13,11 @@ import pytest
 
 from edge.camera.config import CameraGatewayConfig, load_camera_config
 from edge.camera.evidence import EvidenceStore
-from edge.camera.passes import bottom_hidden
+from edge.camera.passes import Pass, bottom_hidden
 from edge.camera.pipeline import CameraPipeline
 from edge.camera.scene import calibration_of
 from edge.camera.source import Frame
+from edge.camera.tracker import Track
 from ioc.contract import Event, VehicleTrack, Violation
 from models.detections import Detections
 
@@ -247,3 +248,45 @@ def test_a_track_that_jumps_to_an_oncoming_vehicle_is_split_in_two_passes(
     assert vehicles[1].first_seen == T0 + timedelta(seconds=1.9)  # from where it turned
     assert [(v.violation, v.track_id) for v in violations] == [("wrong_way",
                                                                 vehicles[1].track_id)]
+
+
+def test_a_car_parked_with_its_box_cut_by_the_side_of_the_frame_is_reported(
+    tmp_path: Path,
+) -> None:
+    # at the kerb, 13.7 m away, its right side out of the frame (as in simulator seed
+    # 9124): the bottom edge and the inner side still place it on the road
+    x1, y1, x2, y2 = box_at(10.6, 13.7)
+    assert x2 > 1300
+    cut = Detections(np.array([[x1, y1, 1280.0, y2]]), np.array([0.9]), np.array([0]))
+    events = run([cut] * 60, tmp_path)
+    violations = [e for e in events if isinstance(e, Violation)]
+    assert [(v.violation, v.rule["zone"]) for v in violations] == [("illegal_parking",
+                                                                    "kerb-near")]
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_box_cut_by_one_side_is_anchored_half_a_width_beyond_its_inner_side(
+    side: str,
+) -> None:
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+    x, y = (-2.0, 14.0) if side == "left" else (10.6, 13.7)
+    full = np.array(box_at(x, y))
+    cut = full.copy()
+    if side == "left":
+        cut[0] = 0.0
+        assert full[0] < -10
+    else:
+        cut[2] = 1280.0
+        assert full[2] > 1300
+    track = Track(1, np.zeros(8), np.eye(8), cut, 0.9, 0, 0, class_votes={0: 0.9})
+    p = Pass(1, track, first_ts=T0)
+    ground, width = pipe._anchor(p, cut, 1280, 720)
+    assert ground is not None
+    assert width is None
+    assert np.hypot(ground[0] - x, ground[1] - y) < 0.15
+    whole, width = pipe._anchor(p, np.array(box_at(5.0, 20.0)), 1280, 720)
+    assert whole is not None
+    assert width == pytest.approx(1.8, abs=0.01)
+    # a box cut at the bottom has no anchor
+    assert pipe._anchor(p, np.array([600.0, 500.0, 700.0, 719.0]), 1280, 720) == (None, None)
