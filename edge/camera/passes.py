@@ -23,6 +23,9 @@ class Pass:
     track: Track  # the tracker track following it now (or last)
     first_ts: datetime
     motion: Motion = field(default_factory=Motion)
+    #: also the places where its bottom edge was hidden by a nearer vehicle (the
+    #: detector's estimate of the whole box): for the rules that accept those
+    loose: Motion = field(default_factory=Motion)
     speeds: list[float] = field(default_factory=list)
     lanes: dict[str, int] = field(default_factory=dict)
     start: tuple[float, float] | None = None

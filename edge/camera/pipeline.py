@@ -26,7 +26,7 @@ from edge.camera.geometry import Point
 from edge.camera.passes import Pass, bottom_hidden
 from edge.camera.plates import PlateCollector, PlateResult
 from edge.camera.reid import Rejoiner, RejoinSettings, Sighting, colour_histogram
-from edge.camera.rules import VEHICLE_WIDTH_M, FrameContext, Hit, Motion, TrackView, lane_at
+from edge.camera.rules import VEHICLE_WIDTH_M, FrameContext, Hit, TrackView, lane_at
 from edge.camera.scene import Scene, build_scene
 from edge.camera.source import Frame
 from edge.camera.tracker import ByteTracker, Track, TrackerSettings
@@ -70,6 +70,7 @@ class _Reported:
     t_last: float  # when it was last seen on the road, where, at what velocity
     p_last: np.ndarray
     v_last: np.ndarray
+    loose: bool = False  # judged on places with its bottom edge hidden too (Pass.loose)
 
 
 @dataclass(slots=True)
@@ -189,7 +190,8 @@ class CameraPipeline:
             self.rejoiner.seen(p.identity)
             p.lost = False
         p.last_ts, p.last_t, p.last_frame = frame.ts, frame.t, frame.index
-        ground, width = self._anchor(p, track.box, w, h) if not hidden else (None, None)
+        anchor, width = self._anchor(p, track.box, w, h)
+        ground = anchor if not hidden else None  # trusted: its bottom edge is in sight
         if ground is not None:
             colour = track.seen_colour  # its box's, computed once this frame
             if not p.grounded and p.identity == track.track_id:
@@ -211,11 +213,14 @@ class CameraPipeline:
             v = p.motion.velocity(1.0, min_points=4)
             if v is not None:
                 p.speeds.append(float(np.linalg.norm(v)) * 3.6)
-        view = TrackView(p.identity, _CLASSES[p.class_id], frame.index, frame.t, ground,
-                         p.motion)
+        if anchor is not None:
+            p.loose.add(frame.t, anchor)
+        cls = _CLASSES[p.class_id]
+        view = TrackView(p.identity, cls, frame.index, frame.t, ground, p.motion)
+        loose = TrackView(p.identity, cls, frame.index, frame.t, anchor, p.loose)
         for rule in self.scene.rules:
-            hit = rule.update(view, ctx)
-            if hit is not None and not self._repeat(hit, p.motion, frame.t):
+            hit = rule.update(loose if rule.hidden_anchors else view, ctx)
+            if hit is not None and not self._repeat(hit, p, frame.t, rule.hidden_anchors):
                 self._hold(hit, frame)
         if self.plates is not None:
             self.plates.offer(p.identity, frame.index, frame.image, track.box, others)
@@ -279,6 +284,7 @@ class CameraPipeline:
         turn_frame = frame.index - round(since * self.fps)
         q = Pass(ident, track, first_ts=frame.ts - timedelta(seconds=since))
         q.motion = p.motion.cut(t_turn)
+        q.loose = p.loose.cut(t_turn)
         if q.motion.points:
             _, x, y = q.motion.points[0]
             q.start = (x, y)
@@ -325,7 +331,7 @@ class CameraPipeline:
             events += self._end_pass(p)
         return events
 
-    def _repeat(self, hit: Hit, motion: Motion, t: float, radius_m: float = 2.5,
+    def _repeat(self, hit: Hit, p: Pass, t: float, loose: bool = False, radius_m: float = 2.5,
                 window_s: float = 6.0) -> bool:
         """Whether ``hit`` is a vehicle already reported for the same violation whose track
         broke in two (behind an occlusion): a reported vehicle last seen within
@@ -335,7 +341,9 @@ class CameraPipeline:
         ``radius_m`` of this one, along its way plus what a speed error of half its
         speed (at least 3 m/s) adds over the time since, across it 1.2 m plus 1 m/s (the
         gates of the re-identification, wider along the way: the speed of a far, short
-        track is a rough one); a stationary one must be within ``radius_m``."""
+        track is a rough one); a stationary one must be within ``radius_m``. Places are
+        those the rule judged on (``loose``: hidden bottom edges too)."""
+        motion = p.loose if loose else p.motion
         if not motion.points:
             return False
         _, x, y = motion.points[-1]
@@ -353,18 +361,20 @@ class CameraPipeline:
                 return True
         v = motion.velocity(0.5, min_points=2)
         v = v if v is not None else np.zeros(2)
-        self._recent_hits.append(_Reported(hit.violation, hit.track_id, t, here, v, t, here, v))
+        self._recent_hits.append(_Reported(hit.violation, hit.track_id, t, here, v, t, here, v,
+                                           loose))
         return False
 
     def _last_seen(self, h: _Reported) -> tuple[float, np.ndarray, np.ndarray]:
         """Where and when a reported vehicle was last on the road, and its velocity then:
         its pass while the pass lasts (the last known place once it ended)."""
         p = self._passes.get(h.identity)
-        if p is not None and p.motion.points:
-            t, x, y = p.motion.points[-1]
-            v = p.motion.velocity(1.0, min_points=3)
+        motion = None if p is None else p.loose if h.loose else p.motion
+        if motion is not None and motion.points:
+            t, x, y = motion.points[-1]
+            v = motion.velocity(1.0, min_points=3)
             if v is None:
-                v = p.motion.velocity(0.5, min_points=2)
+                v = motion.velocity(0.5, min_points=2)
             h.t_last, h.p_last = t, np.array([x, y])
             if v is not None:
                 h.v_last = v

@@ -170,6 +170,10 @@ class Rule(Protocol):
     """A traffic rule."""
 
     violation: ViolationType
+    #: Whether the rule sees ground positions taken while the vehicle's bottom edge was
+    #: hidden by a nearer vehicle (the detector's estimate of its whole box: within a
+    #: metre or two), or only those whose bottom edge was in sight.
+    hidden_anchors: bool
 
     def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
         """Look at one track in one frame; a Hit the first time the rule is broken."""
@@ -201,6 +205,7 @@ def lane_at(lanes: Sequence[Lane], p: Point) -> Lane | None:
 
 class _OncePerTrack:
     violation: ViolationType
+    hidden_anchors = False
 
     def __init__(self) -> None:
         self._fired: set[int] = set()
@@ -351,14 +356,26 @@ class WrongLaneRule(_OncePerTrack):
 
 class WrongWayRule(_OncePerTrack):
     """Inside the lanes, the vehicle moves against the lane's direction by at least
-    ``min_distance_m`` over at least ``min_s`` and is still moving that way."""
+    ``min_distance_m`` over at least ``min_s`` and is still moving that way. A step
+    from one place to the next faster than ``max_speed_kmh`` is no vehicle's: the track
+    jumped to another vehicle (one hiding the vehicle it followed), and the distance
+    counts from there.
+
+    It sees the positions taken while the vehicle's bottom edge was hidden by a nearer
+    one too: a wrong-way vehicle drives into the traffic of its lane, so the vehicles it
+    meets hide its bottom edge in most frames, and an error of a metre or two in those
+    positions cannot make metres of travel against the lane over a second. (Speed over
+    a third of a second, a stop-line crossing or a standstill are judged on positions
+    whose bottom edge was in sight only.)"""
 
     violation = ViolationType.WRONG_WAY
+    hidden_anchors = True
 
     def __init__(self, lanes: Sequence[Lane], min_distance_m: float = 4.0,
-                 min_s: float = 1.0) -> None:
+                 min_s: float = 1.0, max_speed_kmh: float = 110.0) -> None:
         super().__init__()
         self.lanes, self.min_distance_m, self.min_s = list(lanes), min_distance_m, min_s
+        self.max_speed_ms = max_speed_kmh / 3.6
         self._start: dict[int, tuple[float, np.ndarray]] = {}
 
     def _drop(self, track_id: int) -> None:
@@ -376,6 +393,11 @@ class WrongWayRule(_OncePerTrack):
             self._start[track.track_id] = next(
                 ((t, np.array([x, y])) for t, x, y in track.motion.points
                  if lane_at(self.lanes, (x, y)) is not None), (ctx.t, p))
+        pts = track.motion.points
+        if len(pts) >= 2 and pts[-1][0] > pts[-2][0]:
+            (ta, xa, ya), (tb, xb, yb) = pts[-2], pts[-1]
+            if math.hypot(xb - xa, yb - ya) > self.max_speed_ms * (tb - ta):
+                self._start[track.track_id] = (ctx.t, p)  # jumped to another vehicle
         t0, p0 = self._start[track.track_id]
         against = -float((p - p0) @ lane.direction)
         v = track.motion.velocity(0.5, min_points=2)

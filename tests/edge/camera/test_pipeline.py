@@ -290,3 +290,21 @@ def test_a_box_cut_by_one_side_is_anchored_half_a_width_beyond_its_inner_side(
     assert width == pytest.approx(1.8, abs=0.01)
     # a box cut at the bottom has no anchor
     assert pipe._anchor(p, np.array([600.0, 500.0, 700.0, 719.0]), 1280, 720) == (None, None)
+
+
+def test_a_wrong_way_car_whose_bottom_edge_a_nearer_vehicle_hides_is_reported(
+    tmp_path: Path,
+) -> None:
+    # a tall vehicle stands near the camera in lane-1; an oncoming car drives towards it
+    # from 34 m: the tall one's box covers the car's bottom edge in every frame, so only
+    # the wrong-way rule may use those places (the detector's estimate of the whole box)
+    cars = np.array([box_at(1.6, 34.0 - 0.8 * f) for f in range(20)])
+    tall = box_at(1.6, 13.0, 2.5)
+    tall[1] = box_at(1.6, 40.0)[3]  # its top reaches above the far car's bottom edge
+    tall[0], tall[2] = min(tall[0], cars[:, 0].min()), max(tall[2], cars[:, 2].max())
+    script = [Detections(np.array([tall, car]), np.array([0.9, 0.9]), np.array([3, 0]))
+              for car in cars]
+    assert bottom_hidden(cars, np.array([tall])).all()
+    events = run(script, tmp_path)
+    violations = [e for e in events if isinstance(e, Violation)]
+    assert [(v.violation, v.vehicle_class) for v in violations] == [("wrong_way", "car")]

@@ -307,6 +307,17 @@ def test_velocity_over_a_window_spanned_exactly_by_float_stream_times() -> None:
     assert v[1] == pytest.approx(-11.3, abs=0.2)
 
 
+@pytest.mark.parametrize(("max_speed_kmh", "fires"), [(110.0, False), (1e9, True)])
+def test_wrong_way_not_fired_by_a_track_jumping_back_to_a_nearer_vehicle(
+    max_speed_kmh: float, fires: bool,
+) -> None:
+    # a track follows a car away at 8 m/s, loses it for two frames and takes a nearer car
+    # going the same way, 12 m back: no vehicle covers that in 0.3 s
+    ys: list[float | None] = [*steady(20, 8, 10), None, None, *steady(17.5, 8, 10)]
+    rule = WrongWayRule(LANES, min_distance_m=4.0, min_s=0.3, max_speed_kmh=max_speed_kmh)
+    assert (len(drive(rule, ys)) == 1) is fires
+
+
 def test_wrong_way_seen_far_then_again_after_a_gap() -> None:
     # oncoming from 45 m, in the lanes for 0.3 s, hidden 2 s, seen 0.3 s more near the camera
     ys: list[float | None] = [29.5, 28.6, 27.7] + [None] * 20 + [16.0, 14.9, 13.8, 12.7]
