@@ -24,6 +24,8 @@ it overlaps most (IoU >= 0.3, majority over its frames); then
   exactly one plate-read event, whose string should match exactly.
 
 Run: ``nice -n 10 .venv/bin/python bench/edge_eval.py --seeds 9100-9107 --frames 600``
+(``--cache DIR`` renders each clip once and replays it after; ``--jobs 2`` runs two
+seeds at once).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing as mp
 import pickle
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -400,13 +404,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, help="keep rendered clips and detections here "
                     "(lossless) and replay them on later runs")
     ap.add_argument("--no-plates", action="store_true", help="skip plate reading (rules only)")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run at once, each in its own "
+                    "process (same results; the frames/s line is then per process)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in parse_seeds(args.seeds):
-            r = run_seed(seed, args.frames, args.tail, Path(tmp), args.cache,
-                         not args.no_plates)
+    with (tempfile.TemporaryDirectory() as tmp,
+          ProcessPoolExecutor(max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool):
+        seeds = parse_seeds(args.seeds)
+        runs = pool.map(run_seed, seeds, [args.frames] * len(seeds), [args.tail] * len(seeds),
+                        [Path(tmp)] * len(seeds), [args.cache] * len(seeds),
+                        [not args.no_plates] * len(seeds))
+        for seed, r in zip(seeds, runs, strict=True):
             results.append(r)
             print(f"seed {seed}: {r.frames} frames in {r.seconds:.0f} s; TP {sum(r.tp.values())} "
                   f"FP {sum(r.fp.values())} FN {sum(r.fn.values())}", file=sys.stderr)
