@@ -452,7 +452,8 @@ class IllegalParkingRule(_OncePerTrack):
                 or self._waiting_at_the_light(track, ctx)):
             self._since.pop(track.track_id, None)
             return None
-        since = self._since.setdefault(track.track_id, ctx.t - 1.0)  # still over the window
+        # the slope over the last second is that of its middle: still since half a second
+        since = self._since.setdefault(track.track_id, ctx.t - 0.5)
         if ctx.t - since < self.max_s:
             return None
         return self._fire(track, ctx.frame, ctx.t, {

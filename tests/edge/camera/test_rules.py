@@ -257,6 +257,21 @@ def test_illegal_parking(case: str, x: float, ys: list[float], fires: bool) -> N
         assert hits[0].params["stationary_s"] >= 3.0
 
 
+@pytest.mark.parametrize("stop_s", [2.6, 3.4])
+def test_illegal_parking_counts_from_when_it_stopped(stop_s: float) -> None:
+    # brakes at 3 m/s2 from 6 m/s to a standstill at frame 20, stays stop_s, drives on:
+    # the stationary time is counted from the stop (the speed over the last second is
+    # that of its middle), so 2.6 s is not yet parking and 3.4 s is, fired near 3 s
+    ys = [20.0 + 6.0 * (f / FPS) - 1.5 * (f / FPS) ** 2 for f in range(21)]
+    stay = round(stop_s * FPS)
+    ys += [ys[-1]] * stay + [ys[-1] + 0.5 * (f + 1) for f in range(15)]
+    hits = drive(IllegalParkingRule([ZONE], max_stationary_s=3.0, stationary_kmh=2.0), ys,
+                 x=7.7)
+    assert len(hits) == (1 if stop_s > 3 else 0)
+    for hit in hits:
+        assert 2.9 <= hit.at_t - 2.0 <= 3.3
+
+
 # --- speeding ----------------------------------------------------------------------------
 
 SPEED_ZONE = rect("speed", 0, 12, 10, 60)
