@@ -41,6 +41,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -409,12 +410,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     results = []
-    with (tempfile.TemporaryDirectory() as tmp,
-          ProcessPoolExecutor(max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool):
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         seeds = parse_seeds(args.seeds)
-        runs = pool.map(run_seed, seeds, [args.frames] * len(seeds), [args.tail] * len(seeds),
-                        [Path(tmp)] * len(seeds), [args.cache] * len(seeds),
-                        [not args.no_plates] * len(seeds))
+        jobs = min(max(1, args.jobs), len(seeds))
+        run_map = map if jobs == 1 else stack.enter_context(  # one at a time: in-process
+            ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))).map
+        n = len(seeds)
+        runs = run_map(run_seed, seeds, [args.frames] * n, [args.tail] * n, [Path(tmp)] * n,
+                       [args.cache] * n, [not args.no_plates] * n)
         for seed, r in zip(seeds, runs, strict=True):
             results.append(r)
             print(f"seed {seed}: {r.frames} frames in {r.seconds:.0f} s; TP {sum(r.tp.values())} "

@@ -421,6 +421,7 @@ class IllegalParkingRule(_OncePerTrack):
     """
 
     violation = ViolationType.ILLEGAL_PARKING
+    WINDOW_S = 1.0  # the speed that tells it is still: over this last stretch of time
 
     def __init__(self, zones: Sequence[Polygon], max_stationary_s: float = 3.0,
                  stationary_kmh: float = 2.0, *, stop_line: Line | None = None,
@@ -447,13 +448,13 @@ class IllegalParkingRule(_OncePerTrack):
         if track.ground is None or track.track_id in self._fired:
             return None
         zone = next((z for z in self.zones if z.contains(track.ground)), None)
-        v = track.motion.velocity(1.0)
+        v = track.motion.velocity(self.WINDOW_S)
         if (zone is None or v is None or float(np.linalg.norm(v)) >= self.still_ms
                 or self._waiting_at_the_light(track, ctx)):
             self._since.pop(track.track_id, None)
             return None
-        # the slope over the last second is that of its middle: still since half a second
-        since = self._since.setdefault(track.track_id, ctx.t - 0.5)
+        # a straight-line fit over the window measures its middle: still since then
+        since = self._since.setdefault(track.track_id, ctx.t - self.WINDOW_S / 2)
         if ctx.t - since < self.max_s:
             return None
         return self._fire(track, ctx.frame, ctx.t, {

@@ -110,6 +110,11 @@ def buffered(boxes: np.ndarray, scale: float) -> np.ndarray:
     return np.concatenate([boxes[:, :2] - wh, boxes[:, 2:] + wh], axis=1)
 
 
+def _indices(rest: set[int]) -> np.ndarray:
+    """Detection indices left by one round, in order, for the next."""
+    return np.array(sorted(rest), dtype=np.int64)
+
+
 def _assign(iou: np.ndarray, min_iou: float) -> tuple[list[tuple[int, int]], set[int], set[int]]:
     rows, cols = iou.shape
     if rows == 0 or cols == 0:
@@ -147,15 +152,13 @@ class ByteTracker:
         seen = [i for i, t in enumerate(self.tracks) if t.missed == 0]
         lost = [i for i, t in enumerate(self.tracks) if t.missed > 0]
         pairs, rest_seen, rest_d = self._match(seen, det, high, s.match_iou)
-        pairs_lost, _, rest_d = self._match(lost, det, np.array(sorted(rest_d), dtype=np.int64),
-                                            s.match_iou)
+        pairs_lost, _, rest_d = self._match(lost, det, _indices(rest_d), s.match_iou)
         pairs_young: list[tuple[int, int]] = []
         if s.young_buffer > 0:  # tracks too young to predict their motion: widened boxes
             young = [i for i in sorted(rest_seen)
                      if self.tracks[i].state is TrackState.TENTATIVE]
-            pairs_young, _, rest_d = self._match(
-                young, det, np.array(sorted(rest_d), dtype=np.int64), s.match_iou,
-                s.young_buffer)
+            pairs_young, _, rest_d = self._match(young, det, _indices(rest_d), s.match_iou,
+                                                 s.young_buffer)
             rest_seen -= {ti for ti, _ in pairs_young}
         # round 2: weak detections keep tracks that were seen last frame
         pairs_low, _, _ = self._match(sorted(rest_seen), det, low, s.low_match_iou)
