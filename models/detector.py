@@ -15,7 +15,7 @@ from models.class_map import CANONICAL, ClassMap, parse_names
 from models.detections import Detections
 from models.errors import ModelError, ModelOutputError
 from models.input_size import input_size
-from models.postprocess import decode_end2end, decode_yolo, letterbox
+from models.postprocess import Letterbox, decode_end2end, decode_yolo, letterbox
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +100,31 @@ class Detector:
 
     def detect(self, frame: np.ndarray) -> Detections:
         """Detections in frame pixels, canonical class ids (see ``CANONICAL``)."""
+        return self.detect_many([frame])[0]
+
+    @property
+    def batched(self) -> bool:
+        """Whether the model takes several images in one run (a dynamic batch dimension)."""
+        return self._backend is not None and self._backend.input_shape[:1] == (-1,)
+
+    def detect_many(self, frames: list[np.ndarray]) -> list[Detections]:
+        """:meth:`detect` of several images (a vehicle's crops, say): one run of the model
+        for all of them where it takes a batch (:attr:`batched`), one run each otherwise."""
         if self._backend is None or self._class_map is None:
             raise ModelError("detector not loaded: call load() first")
-        blob, lb = letterbox(frame, self._size)
-        raw = self._backend.infer(blob)
+        if not frames:
+            return []
+        boxes = [letterbox(f, self._size) for f in frames]
+        if self.batched and len(frames) > 1:
+            raw = self._backend.infer(np.concatenate([b for b, _ in boxes]))
+            outs = [raw[i : i + 1] for i in range(len(frames))]
+        else:
+            outs = [self._backend.infer(b) for b, _ in boxes]
+        return [self._decode(raw, lb, f.shape[1], f.shape[0])
+                for raw, (_, lb), f in zip(outs, boxes, frames, strict=True)]
+
+    def _decode(self, raw: np.ndarray, lb: Letterbox, w: int, h: int) -> Detections:
+        assert self._class_map is not None
         if raw.ndim != 3:
             raise ModelOutputError(f"{self.config.model}: output of rank {raw.ndim}, expected 3")
         if self._end2end:
@@ -111,7 +132,6 @@ class Detector:
         else:
             det = decode_yolo(raw, self._num_classes, self.config.conf, self.config.iou)
         det = self._class_map.apply(det)
-        h, w = frame.shape[:2]
         return Detections(lb.to_frame(det.xyxy, w, h), det.confidence, det.class_id)
 
     __call__ = detect

@@ -79,7 +79,8 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
             recogniser=recogniser,
         ).load()
         plates = PlateCollector(plate_det, reader, best_frames=pc.best_frames,
-                                min_vehicle_height=pc.min_vehicle_height)
+                                min_vehicle_height=pc.min_vehicle_height,
+                                first_reads=pc.first_reads, settled_conf=pc.settled_conf)
     ev = cfg.evidence
     store = EvidenceStore(evidence_dir or _resolve(ev.dir, base), cfg.camera, tz=cfg.timezone,
                           jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,

@@ -80,9 +80,14 @@ class PlateCollector:
     """Keeps each track's best crops and reads its plate once."""
 
     def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 5,
-                 min_vehicle_height: int = 40, margin: float = 0.1) -> None:
+                 min_vehicle_height: int = 40, margin: float = 0.1, first_reads: int = 3,
+                 settled_conf: float = 0.9) -> None:
         self.detector, self.reader = plate_detector, reader
         self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin
+        #: the largest ``first_reads`` crops are read first; the others only when those
+        #: do not settle the plate (a valid read, at least this sure, of two crops or
+        #: more); 0 reads every kept crop at once
+        self.first_reads, self.settled_conf = first_reads, settled_conf
         self._tracks: dict[int, _TrackCrops] = {}
         self.reads = 0
 
@@ -119,16 +124,42 @@ class PlateCollector:
         the crop's edge), leaving out plates inside the box of a vehicle in front of
         this one (that vehicle's plate, or one seen through it); the reader reads those
         plate crops together, voting character by character, so one blurred frame does
-        not decide a character."""
+        not decide a character. The largest crops go first: when their vote settles
+        the plate (:attr:`first_reads`, :attr:`settled_conf`), the smaller ones are
+        not read at all."""
         st = self._tracks.get(track_id)
         if st is None:
             return None
         if st.read:
             return st.result
         kind = VehicleKind.MOTORBIKE if vehicle_class is VehicleClass.MOTORBIKE else VehicleKind.CAR
+        cands, n = st.best, self.first_reads
+        first = cands[:n] if 0 < n < len(cands) else cands
+        plates = self._find(first)
+        r = self.reader.read_many([p for p, _ in plates], kind) if plates else None
+        if len(first) < len(cands) and not (
+                r is not None and r.valid and r.confidence >= self.settled_conf
+                and len(plates) >= 2):
+            plates += self._find(cands[len(first):])
+            r = self.reader.read_many([p for p, _ in plates], kind) if plates else None
+        st.read, st.best = True, []
+        if r is None:
+            return None
+        self.reads += len(plates)
+        if not r.text:
+            return None
+        plate, frame = plates[0]
+        st.result = PlateResult(r.text, r.raw, str(r.layout), plate_colour(plate),
+                                round(min(1.0, r.confidence), 3), r.valid, plate, frame,
+                                len(plates))
+        return st.result
+
+    def _find(self, cands: list[_Candidate]) -> list[tuple[np.ndarray, int]]:
+        """The plate crop found in each vehicle crop (one detector run for all of them),
+        with its frame; crops without a plate of this vehicle are left out."""
         plates: list[tuple[np.ndarray, int]] = []
-        for cand in st.best:
-            found = self.detector.detect(cand.crop)
+        for cand, found in zip(cands, self.detector.detect_many([c.crop for c in cands]),
+                               strict=True):
             found = found[found.class_id == PLATE]
             if len(found) and len(cand.nearer):
                 cx = (found.xyxy[:, 0] + found.xyxy[:, 2]) / 2
@@ -148,18 +179,7 @@ class PlateCollector:
             except ValueError:
                 continue
             plates.append((plate, cand.frame))
-        st.read, st.best = True, []
-        if not plates:
-            return None
-        r = self.reader.read_many([p for p, _ in plates], kind)
-        self.reads += len(plates)
-        if not r.text:
-            return None
-        plate, frame = plates[0]
-        st.result = PlateResult(r.text, r.raw, str(r.layout), plate_colour(plate),
-                                round(min(1.0, r.confidence), 3), r.valid, plate, frame,
-                                len(plates))
-        return st.result
+        return plates
 
     def merge(self, src: int, dst: int) -> None:
         """Track ``src`` turned out to be vehicle ``dst`` (re-identified after an occlusion):

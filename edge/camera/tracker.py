@@ -77,10 +77,6 @@ class Track:
     def mean_confidence(self) -> float:
         return self.conf_sum / max(self.hits, 1)
 
-    @property
-    def predicted_box(self) -> np.ndarray:
-        return kalman.xyah_to_xyxy(self.mean[:4])
-
 
 @dataclass(frozen=True, slots=True)
 class TrackerSettings:
@@ -132,6 +128,7 @@ class ByteTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._colours: Sequence[np.ndarray | None] | None = None  # this frame's detections'
+        self._predicted = np.zeros((0, 4), np.float32)  # this frame's predicted boxes
         self._gate = False  # colour gates matches this frame
 
     def update(self, det: Detections, frame: int,
@@ -142,8 +139,7 @@ class ByteTracker:
         s = self.settings
         self._colours = colours
         self._gate = colours is not None and s.max_colour_dist > 0
-        for t in self.tracks:
-            t.mean, t.cov = kalman.predict(t.mean, t.cov)
+        means, covs = self._predict()
         high = np.flatnonzero(det.confidence >= s.high_conf)
         low = np.flatnonzero(det.confidence < s.high_conf)
         matched: set[int] = set()
@@ -162,9 +158,15 @@ class ByteTracker:
             rest_seen -= {ti for ti, _ in pairs_young}
         # round 2: weak detections keep tracks that were seen last frame
         pairs_low, _, _ = self._match(sorted(rest_seen), det, low, s.low_match_iou)
-        for ti, di in pairs + pairs_lost + pairs_young + pairs_low:
-            self._hit(self.tracks[ti], det, di, frame)
-            matched.add(ti)
+        hits = pairs + pairs_lost + pairs_young + pairs_low
+        if hits:  # the Kalman correction of every matched track in one step
+            rows = [ti for ti, _ in hits]
+            boxes = det.xyxy[[di for _, di in hits]].astype(np.float64)
+            means, covs = kalman.update_many(means[rows], covs[rows], boxes)
+            for (ti, di), m, c in zip(hits, means, covs, strict=True):
+                self.tracks[ti].mean, self.tracks[ti].cov = m, c
+                self._hit(self.tracks[ti], det, di, frame)
+                matched.add(ti)
         ended: list[Track] = []
         keep: list[Track] = []
         for i, t in enumerate(self.tracks):
@@ -183,12 +185,25 @@ class ByteTracker:
         active = [t for t in keep if t.state is TrackState.CONFIRMED and t.last_frame == frame]
         return TrackerOutput(active, ended)
 
+    def _predict(self) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every track one frame (one Kalman step for all); keeps their predicted
+        boxes for matching and returns the stacked means and covariances."""
+        if not self.tracks:
+            self._predicted = np.zeros((0, 4), np.float32)
+            return np.zeros((0, 8)), np.zeros((0, 8, 8))
+        means, covs = kalman.predict_many(np.stack([t.mean for t in self.tracks]),
+                                          np.stack([t.cov for t in self.tracks]))
+        for t, m, c in zip(self.tracks, means, covs, strict=True):
+            t.mean, t.cov = m, c
+        self._predicted = kalman.xyah_to_xyxy(means[:, :4]).astype(np.float32)
+        return means, covs
+
     def _match(self, track_idx: list[int], det: Detections, det_idx: np.ndarray,
                min_iou: float, buffer: float = 0.0
                ) -> tuple[list[tuple[int, int]], set[int], set[int]]:
         if not track_idx or not len(det_idx):
             return [], set(track_idx), {int(d) for d in det_idx}
-        boxes = np.stack([self.tracks[t].predicted_box for t in track_idx]).astype(np.float32)
+        boxes = self._predicted[track_idx]
         dets = det.xyxy[det_idx]
         if buffer > 0:
             boxes, dets = buffered(boxes, buffer), buffered(dets, buffer)
@@ -222,7 +237,6 @@ class ByteTracker:
     def _hit(self, t: Track, det: Detections, di: int, frame: int) -> None:
         box = det.xyxy[di].astype(np.float64)
         self._see_colour(t, di)
-        t.mean, t.cov = kalman.update(t.mean, t.cov, box)
         t.box, t.confidence = box, float(det.confidence[di])
         t.vote(int(det.class_id[di]), t.confidence)
         t.hits += 1

@@ -32,7 +32,15 @@ def test_plate_colour(bg: tuple[int, int, int], fg: tuple[int, int, int], colour
     assert plate_colour(plate(bg, fg)) == colour
 
 
-class FakePlateDetector:
+class _Detector:
+    def detect(self, crop: np.ndarray) -> Detections:
+        raise NotImplementedError
+
+    def detect_many(self, crops: list[np.ndarray]) -> list[Detections]:
+        return [self.detect(c) for c in crops]
+
+
+class FakePlateDetector(_Detector):
     """Finds a plate in the middle of every crop, and a neighbour's at its left edge."""
 
     def detect(self, crop: np.ndarray) -> Detections:
@@ -45,20 +53,48 @@ class FakePlateDetector:
 class ScriptedReader:
     """Records the plate crops it is handed and returns a scripted read."""
 
-    def __init__(self, text: str, valid: bool = True) -> None:
-        self.text, self.valid = text, valid
+    def __init__(self, text: str, valid: bool = True, conf: float = 0.9) -> None:
+        self.text, self.valid, self.conf = text, valid, conf
         self.config = type("C", (), {"margin": 0.0})()
         self.calls: list[list[tuple[int, int]]] = []
 
     def read_many(self, crops: list[np.ndarray], kind: object = None) -> PlateRead:
         self.calls.append([c.shape[:2] for c in crops])
-        return PlateRead(self.text, self.text, PlateLayout.ONE_LINE, None, 0.9, self.valid, 0)
+        return PlateRead(self.text, self.text, PlateLayout.ONE_LINE, None, self.conf, self.valid,
+                         0)
 
 
-def _collector(text: str = "75A12345", best: int = 3) -> tuple[PlateCollector, ScriptedReader]:
-    reader = ScriptedReader(text)
+def _collector(text: str = "75A12345", best: int = 3, *, valid: bool = True, conf: float = 0.9,
+               first: int = 3) -> tuple[PlateCollector, ScriptedReader]:
+    reader = ScriptedReader(text, valid, conf)
     return PlateCollector(FakePlateDetector(), reader, best_frames=best,  # type: ignore[arg-type]
-                          min_vehicle_height=20), reader
+                          min_vehicle_height=20, first_reads=first), reader
+
+
+@pytest.mark.parametrize(
+    ("valid", "conf", "first", "calls"),
+    [
+        (True, 0.95, 3, [3]),  # the three largest settle it: the other two never read
+        (True, 0.5, 3, [3, 5]),  # not sure enough: all five read together
+        (False, 0.99, 3, [3, 5]),  # not a valid plate: all five
+        (True, 0.95, 0, [5]),  # first_reads 0: all at once
+        (True, 0.95, 1, [1, 5]),  # one crop never settles a plate on its own
+    ],
+)
+def test_the_largest_crops_are_read_first_and_the_rest_only_when_they_do_not_settle_it(
+        valid: bool, conf: float, first: int, calls: list[int]) -> None:
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    col, reader = _collector(best=5, valid=valid, conf=conf, first=first)
+    for f, size in enumerate([30, 60, 50, 90, 40, 80]):
+        col.offer(1, f, frame, np.array([100, 100, 100 + size, 100 + size]))
+    got = col.read(1, VehicleClass.CAR)
+    assert got is not None
+    assert [len(c) for c in reader.calls] == calls
+    # largest first in every call: 90, 80, 60 (then 50, 40) px boxes
+    sizes = (90, 80, 60, 50, 40)[: calls[-1]]
+    assert [round(w / (s * 1.2), 1) for (_, w), s in zip(reader.calls[-1], sizes, strict=True)
+            ] == [0.4] * calls[-1]
+    assert (got.votes, got.frame) == (calls[-1], 3)
 
 
 def test_the_largest_boxes_inside_the_frame_are_read_together_once() -> None:
@@ -99,7 +135,7 @@ def test_no_candidates_no_read() -> None:
     assert col.read(5, VehicleClass.CAR) is None
 
 
-class MiddlePlateDetector:
+class MiddlePlateDetector(_Detector):
     """Finds one plate, low in the middle of every crop."""
 
     def detect(self, crop: np.ndarray) -> Detections:
