@@ -406,7 +406,7 @@ class PlateReader:
             return PlateRead("", "", layout, k, 0.0, False, 0)
         if not self.config.constrained:
             return self._greedy_read(chosen[0], layout, k)
-        probs = [self._line_logprobs(pl, layout) for pl in chosen]
+        probs = self._plates_logprobs(chosen, layout)
         read = self._vote(probs, layout, k)
         if (k is not VehicleKind.MOTORBIKE and read.confidence < 2 * self.config.min_char_conf
                 and not self._surely_one_line(chosen)):
@@ -415,7 +415,7 @@ class PlateReader:
                      else PlateLayout.ONE_LINE)
             others = [pl for pl in plates if _readable(pl, other)]
             if others:
-                alt = self._vote([self._line_logprobs(pl, other) for pl in others], other, k)
+                alt = self._vote(self._plates_logprobs(others, other), other, k)
                 if alt.confidence > read.confidence:
                     read = alt
         h = chosen[0].shape[0]
@@ -447,37 +447,66 @@ class PlateReader:
 
     def _line_logprobs(self, plate: np.ndarray, layout: PlateLayout) -> list[np.ndarray]:
         """Per line of the plate, the recogniser's (T, C) log-probabilities (one batch)."""
+        return self._plates_logprobs([plate], layout)[0]
+
+    def _plates_logprobs(self, plates: list[np.ndarray], layout: PlateLayout
+                         ) -> list[list[np.ndarray]]:
+        """:meth:`_line_logprobs` of several crops of a plate: every line of every crop
+        goes through the recogniser in one batch."""
         if self._rec is None:
             raise RuntimeError("plate reader not loaded: call load() first")
-        return self._rec.logprobs(split_lines(plate, layout))
+        per_plate = [split_lines(pl, layout) for pl in plates]
+        out = iter(self._rec.logprobs([ln for lines in per_plate for ln in lines]))
+        return [[next(out) for _ in lines] for lines in per_plate]
 
     def _greedy(self, logp: np.ndarray) -> str:
         return greedy_decode(logp.argmax(axis=1), self._chars)
 
-    def _decode_lines(self, reads: list[np.ndarray], options: tuple[str, ...]
-                      ) -> list[tuple[str, list[np.ndarray]] | None]:
-        """Per read of one line: its most probable template, with the per-position
-        evidence (None where no template fits). Every read and template with the same
-        number of frames is solved in one :class:`CtcBatch`."""
-        by_len: dict[int, list[int]] = {}  # frames -> the reads that long
+    def _decode_lines(self, lines: list[tuple[list[np.ndarray], tuple[str, ...]]]
+                      ) -> list[list[tuple[str, list[np.ndarray]] | None]]:
+        """Per line of a plate, given as (its reads, its template options): per read its
+        most probable template, with the per-position evidence (None where no template
+        fits). Every read of every line under every template is solved in one
+        :class:`CtcBatch`: reads shorter than the longest are padded with frames that are
+        certainly blank (log-probability 0 for the blank, impossible for a character),
+        which a path crosses at no cost, so each read's best path and its total are what
+        they would be alone."""
+        reads = [lp for rs, _ in lines for lp in rs]
+        if not reads:
+            return [[] for _ in lines]
+        n_r, t_len, n_c = len(reads), max(len(lp) for lp in reads), reads[0].shape[1]
+        lps = np.full((n_r, t_len, n_c), _NEG)
+        blanks = np.zeros((n_r, t_len))
         for r, lp in enumerate(reads):
-            by_len.setdefault(len(lp), []).append(r)
-        slots = [[self._slot_idx[c] for c in t] for t in options]
-        n_t = len(options)
-        best: list[tuple[float, str, CtcBatch, int] | None] = [None] * len(reads)
-        for rs in by_len.values():
-            lps = np.stack([reads[r] for r in rs])
-            sep = lps[:, :, self._sep_idx]
-            blanks = np.logaddexp(lps[:, :, 0], np.log(np.exp(sep).sum(axis=2) + 1e-12))
-            # problem i: read rs[i // n_t] under template options[i % n_t]
-            batch = CtcBatch(np.repeat(lps, n_t, axis=0), np.repeat(blanks, n_t, axis=0),
-                             [s for _ in rs for s in slots])
-            for i, total in enumerate(batch.totals):
-                r = rs[i // n_t]
-                # options in order, ties to the earlier one
-                if total is not None and (best[r] is None or total > best[r][0]):
-                    best[r] = (total, options[i % n_t], batch, i)
-        return [None if b is None else (b[1], b[2].evidence(b[3])) for b in best]
+            sep = lp[:, self._sep_idx]
+            lps[r, : len(lp)] = lp
+            blanks[r, : len(lp)] = np.logaddexp(lp[:, 0],
+                                                np.log(np.exp(sep).sum(axis=1) + 1e-12))
+        rows: list[int] = []  # problem -> read
+        names: list[str] = []  # problem -> template
+        slots: list[list[np.ndarray]] = []
+        first = 0
+        for rs, options in lines:
+            line_slots = [[self._slot_idx[c] for c in t] for t in options]
+            for r in range(first, first + len(rs)):
+                rows += [r] * len(options)
+                names += options
+                slots += line_slots
+            first += len(rs)
+        batch = CtcBatch(lps[rows], blanks[rows], slots)
+        best: list[tuple[float, str, int] | None] = [None] * n_r
+        for i, total in enumerate(batch.totals):
+            r = rows[i]
+            # options in order, ties to the earlier one (a read too short for a template
+            # could fit it only with characters in the padding: CtcBatch finds no path)
+            if total is not None and (best[r] is None or total > best[r][0]):
+                best[r] = (total, names[i], i)
+        decoded = [None if b is None else (b[1], batch.evidence(b[2])) for b in best]
+        out, first = [], 0
+        for rs, _ in lines:
+            out.append(decoded[first : first + len(rs)])
+            first += len(rs)
+        return out
 
     def _vote(self, reads: list[list[np.ndarray]], layout: PlateLayout,
               kind: VehicleKind | None) -> PlateRead:
@@ -485,10 +514,12 @@ class PlateReader:
         back most (weighted by how sure each is), then per position the character with
         the largest summed probability among the reads of that template."""
         text, probs, raws, shares = "", [], [], []
-        for li, options in enumerate(LINE_TEMPLATES[(kind, layout)]):
-            per_read = [r[li] for r in reads if li < len(r)]
+        templates = LINE_TEMPLATES[(kind, layout)]
+        per_line = [[r[li] for r in reads if li < len(r)] for li in range(len(templates))]
+        all_decoded = self._decode_lines(list(zip(per_line, templates, strict=True)))
+        for per_read, line_decoded in zip(per_line, all_decoded, strict=True):
             raws.append(self._greedy(per_read[0]) if per_read else "")
-            decoded = [d for d in self._decode_lines(per_read, options) if d]
+            decoded = [d for d in line_decoded if d]
             if not decoded:
                 return PlateRead("", " ".join(raws), layout, kind, 0.0, False, 0)
             weight: dict[str, float] = {}

@@ -77,15 +77,16 @@ def decode_yolo(
     Boxes stay in network-input pixels.
     """
     pred = output[0]
-    if pred.shape[0] == 4 + num_classes and pred.shape[1] != 4 + num_classes:
-        pred = pred.T
-    scores_all = pred[:, 4 : 4 + num_classes]
-    class_id = scores_all.argmax(axis=1)
-    scores = scores_all[np.arange(len(pred)), class_id]
-    mask = scores >= conf
-    if not mask.any():
+    if not (pred.shape[0] == 4 + num_classes and pred.shape[1] != 4 + num_classes):
+        pred = pred.T  # channels first: (4+nc, A), each channel one contiguous row
+    # the few anchors over the threshold first, then only their classes and boxes
+    keep = np.flatnonzero(pred[4 : 4 + num_classes].max(axis=0) >= conf)
+    if not len(keep):
         return Detections.empty()
-    boxes, scores, class_id = pred[mask, :4], scores[mask], class_id[mask]
+    cand = pred[:, keep]
+    class_id = cand[4 : 4 + num_classes].argmax(axis=0)
+    scores = cand[4 + class_id, np.arange(len(keep))]
+    boxes = np.ascontiguousarray(cand[:4].T)
     xyxy = np.empty_like(boxes)
     xyxy[:, :2] = boxes[:, :2] - boxes[:, 2:] / 2
     xyxy[:, 2:] = boxes[:, :2] + boxes[:, 2:] / 2
