@@ -80,6 +80,10 @@ def test_zone_point_outside_the_frame_names_file_line_and_key(tmp_path: Path) ->
         ("timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus", "<top>", "Mars/Olympus"),
         ("  ground: [[0, 15]", "  metres_per_pixel: 0.05\n  ground: [[0, 15]", "calibration",
          "either image + ground points or metres_per_pixel"),
+        ("  best_frames: 5", "  best_frames: 5\n  settled_conf: 1.5", "plates.settled_conf",
+         "less than or equal to 1"),
+        ("  best_frames: 5", "  best_frames: 5\n  first_reads: -1", "plates.first_reads",
+         "greater than or equal to 0"),
     ],
 )
 def test_bad_config_values_are_named(tmp_path: Path, old: str, new: str, key: str,
