@@ -118,7 +118,7 @@ class PlateSettings(StrictModel):
     #: not settle the plate (a valid read of two or more crops, at least
     #: ``settled_conf`` sure). 0: every kept crop is read, always.
     first_reads: int = Field(default=3, ge=0, le=10)
-    settled_conf: float = Field(default=0.9, gt=0, le=1)
+    settled_conf: float = Field(default=0.95, gt=0, le=1)
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
     #: When the grammar-decoded read is not confident, run rapidocr's full detector +

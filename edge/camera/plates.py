@@ -81,7 +81,7 @@ class PlateCollector:
 
     def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 5,
                  min_vehicle_height: int = 40, margin: float = 0.1, first_reads: int = 3,
-                 settled_conf: float = 0.9) -> None:
+                 settled_conf: float = 0.95) -> None:
         self.detector, self.reader = plate_detector, reader
         self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin
         #: the largest ``first_reads`` crops are read first; the others only when those
