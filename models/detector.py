@@ -114,14 +114,14 @@ class Detector:
             raise ModelError("detector not loaded: call load() first")
         if not frames:
             return []
-        boxes = [letterbox(f, self._size) for f in frames]
+        inputs = [letterbox(f, self._size) for f in frames]
         if self.batched and len(frames) > 1:
-            raw = self._backend.infer(np.concatenate([b for b, _ in boxes]))
+            raw = self._backend.infer(np.concatenate([blob for blob, _ in inputs]))
             outs = [raw[i : i + 1] for i in range(len(frames))]
         else:
-            outs = [self._backend.infer(b) for b, _ in boxes]
+            outs = [self._backend.infer(blob) for blob, _ in inputs]
         return [self._decode(raw, lb, f.shape[1], f.shape[0])
-                for raw, (_, lb), f in zip(outs, boxes, frames, strict=True)]
+                for raw, (_, lb), f in zip(outs, inputs, frames, strict=True)]
 
     def _decode(self, raw: np.ndarray, lb: Letterbox, w: int, h: int) -> Detections:
         assert self._class_map is not None

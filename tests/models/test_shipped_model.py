@@ -81,6 +81,23 @@ def test_shipped_model_finds_vehicles_and_plates(
     assert p_matched / p_truth > 0.7, stats
 
 
+def test_plate_model_reads_a_vehicles_crops_in_one_batch_as_it_reads_them_one_by_one(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> None:
+    plates = Detector(DetectorConfig(model=SHIPPED_PLATE_DETECTOR, imgsz=128, conf=0.25)).load()
+    assert plates.batched  # models/training/dynamic_batch.py
+    crops = [np.ascontiguousarray(frame[int(y1):int(y2), int(x1):int(x2)])
+             for frame, gt, cls in frames for (x1, y1, x2, y2), c in zip(gt, cls, strict=True)
+             if c != 4 and y2 - y1 > 40][:12]
+    assert len(crops) >= 5
+    together, alone = plates.detect_many(crops), [plates.detect(c) for c in crops]
+    assert sum(len(d) for d in alone) >= 5  # plates were found: the comparison means something
+    for a, b in zip(together, alone, strict=True):
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+        np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-5)
+        assert a.class_id.tolist() == b.class_id.tolist()
+
+
 def test_opencv_backend_at_a_size_the_graph_cannot_take_is_named() -> None:
     # YOLO26's end-to-end head has fixed reshapes: OpenCV reads the graph, but a probe
     # at another input size fails; the error names the file, the size and the way out
