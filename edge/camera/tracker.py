@@ -160,9 +160,9 @@ class ByteTracker:
         pairs_low, _, _ = self._match(sorted(rest_seen), det, low, s.low_match_iou)
         hits = pairs + pairs_lost + pairs_young + pairs_low
         if hits:  # the Kalman correction of every matched track in one step
-            rows = [ti for ti, _ in hits]
-            boxes = det.xyxy[[di for _, di in hits]].astype(np.float64)
-            means, covs = kalman.update_many(means[rows], covs[rows], boxes)
+            rows = [ti for ti, _ in hits]  # the boxes go to float64 in the conversion
+            means, covs = kalman.update_many(means[rows], covs[rows],
+                                             det.xyxy[[di for _, di in hits]])
             for (ti, di), m, c in zip(hits, means, covs, strict=True):
                 self.tracks[ti].mean, self.tracks[ti].cov = m, c
                 self._hit(self.tracks[ti], det, di, frame)

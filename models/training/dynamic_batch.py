@@ -38,6 +38,7 @@ def make_dynamic(src: Path, dst: Path, check_batch: int = 4) -> list[str]:
         for name in node.input:
             users.setdefault(name, set()).add(node.op_type)
     changed: list[str] = []
+    targets: set[str] = set()  # shape constants rewritten (several nodes may share one)
     for node in graph.node:
         if node.op_type != "Reshape":
             continue
@@ -47,9 +48,11 @@ def make_dynamic(src: Path, dst: Path, check_batch: int = 4) -> list[str]:
         if users[name] != {"Reshape"}:
             raise ValueError(f"{src}: {node.name}: shape {name!r} is also used by {users[name]}")
         shape = numpy_helper.to_array(inits[name]).copy()
-        if shape.size and shape[0] in (0, 1):  # 0: a target shared with a node before
+        if name not in targets and shape.size and shape[0] == 1:
             shape[0] = 0  # copy the batch from the input
             inits[name].CopyFrom(numpy_helper.from_array(shape, name))
+            targets.add(name)
+        if name in targets:
             changed.append(node.name)
     for value in (*graph.input[:1], *graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
