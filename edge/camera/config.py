@@ -231,6 +231,11 @@ class IllegalParkingRule(StrictModel):
     #: With a red-light stop line: a vehicle whose front is within this many metres of it
     #: while the signal is red or yellow is waiting for the light (0: no exemption).
     signal_queue_m: float = Field(default=1.5, ge=0, le=100)
+    #: A vehicle whose front is within this many metres behind another vehicle standing
+    #: still waits in a queue, not parking (0: no exemption) ...
+    queue_gap_m: float = Field(default=3.0, ge=0, le=20)
+    #: ... for at most this many seconds: still there after that, both are parked.
+    queue_max_s: float = Field(default=60.0, gt=0, le=3600)
 
 
 class SpeedingRule(StrictModel):

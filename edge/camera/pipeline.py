@@ -216,8 +216,8 @@ class CameraPipeline:
         if anchor is not None:
             p.loose.add(frame.t, anchor)
         cls = _CLASSES[p.class_id]
-        view = TrackView(p.identity, cls, frame.index, frame.t, ground, p.motion)
-        loose = TrackView(p.identity, cls, frame.index, frame.t, anchor, p.loose)
+        view = TrackView(p.identity, cls, frame.index, frame.t, ground, p.motion, anchor)
+        loose = TrackView(p.identity, cls, frame.index, frame.t, anchor, p.loose, anchor)
         for rule in self.scene.rules:
             hit = rule.update(loose if rule.hidden_anchors else view, ctx)
             if hit is not None and not self._repeat(hit, p, frame.t, rule.hidden_anchors):

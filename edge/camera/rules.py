@@ -144,6 +144,9 @@ class TrackView:
     t: float
     ground: Point | None  # None when the anchor is not trustworthy (box cut by the frame)
     motion: Motion
+    #: the anchor as the detector's box puts it, also while its bottom edge is hidden by a
+    #: nearer vehicle (within a metre or two then); None when the box is cut by the frame
+    anchor: Point | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +359,10 @@ class WrongLaneRule(_OncePerTrack):
 
 class WrongWayRule(_OncePerTrack):
     """Inside the lanes, the vehicle moves against the lane's direction by at least
-    ``min_distance_m`` over at least ``min_s`` and is still moving that way. A step
+    ``min_distance_m`` over at least ``min_s`` and is still moving that way (over the
+    last half second; where that has too few places, as when it was just seen again
+    after being hidden or re-identified: it moved against the lane over the last half
+    second it was seen before, and over the last ``GAP_WINDOW_S``, across the gap). A step
     from one place to the next faster than ``max_speed_kmh`` is no vehicle's: the track
     jumped to another vehicle (one hiding the vehicle it followed), and the distance
     counts from there.
@@ -370,6 +376,7 @@ class WrongWayRule(_OncePerTrack):
 
     violation = ViolationType.WRONG_WAY
     hidden_anchors = True
+    GAP_WINDOW_S = 3.0  # the way it still moves, when the last half second has too few places
 
     def __init__(self, lanes: Sequence[Lane], min_distance_m: float = 4.0,
                  min_s: float = 1.0, max_speed_kmh: float = 110.0) -> None:
@@ -377,9 +384,11 @@ class WrongWayRule(_OncePerTrack):
         self.lanes, self.min_distance_m, self.min_s = list(lanes), min_distance_m, min_s
         self.max_speed_ms = max_speed_kmh / 3.6
         self._start: dict[int, tuple[float, np.ndarray]] = {}
+        self._last_v: dict[int, np.ndarray] = {}  # its last velocity over half a second
 
     def _drop(self, track_id: int) -> None:
         self._start.pop(track_id, None)
+        self._last_v.pop(track_id, None)
 
     def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
         if track.ground is None or track.track_id in self._fired:
@@ -401,6 +410,13 @@ class WrongWayRule(_OncePerTrack):
         t0, p0 = self._start[track.track_id]
         against = -float((p - p0) @ lane.direction)
         v = track.motion.velocity(0.5, min_points=2)
+        if v is not None:
+            self._last_v[track.track_id] = v
+        else:  # just seen again after a gap (hidden, or re-identified): it moved against
+            # the lane before the gap, and across it
+            before = self._last_v.get(track.track_id)
+            if before is not None and float(before @ lane.direction) < -0.5:
+                v = track.motion.velocity(self.GAP_WINDOW_S, min_points=3)
         still_against = v is not None and float(v @ lane.direction) < -0.5
         if against < 0:  # moved with the traffic: start over from here
             self._start[track.track_id] = (ctx.t, p)
@@ -415,22 +431,40 @@ class WrongWayRule(_OncePerTrack):
 class IllegalParkingRule(_OncePerTrack):
     """Stationary inside a no-parking zone for longer than ``max_stationary_s``.
 
-    With a stop line, a vehicle whose front is within ``queue_m`` of it while the
-    signal is red or yellow is waiting for the light, not parking: that time does not
-    count.
+    Time that a vehicle is held up does not count:
+
+    - at the light: with a stop line, a vehicle whose front is within ``queue_m`` of it
+      while the signal is red or yellow is waiting for the light;
+    - in a queue: a vehicle whose front is within ``queue_gap_m`` behind another vehicle
+      standing still (ahead along the way it came, within ``QUEUE_SIDE_M`` to either
+      side) waits behind it, e.g. behind the one waiting at the light or behind one
+      parked in its way. For at most ``queue_max_s``: still there after that, the two
+      are parked nose to tail and its time counts from then.
     """
 
     violation = ViolationType.ILLEGAL_PARKING
     WINDOW_S = 1.0  # the speed that tells it is still: over this last stretch of time
+    MOVING_MS = 1.0  # faster than this (m/s, over WINDOW_S): its heading is the way it goes
+    QUEUE_SIDE_M = 1.5  # how far to the side the vehicle ahead may stand (under half a lane)
+    FRESH_S = 0.5  # positions of other vehicles older than this are not used
+    STAY_M = 2.0  # hidden by a nearer vehicle, it still stands where it stood if this near
+    OVERLAP_M = 0.3  # how far the rear of the one ahead may seem to reach back past its front
 
     def __init__(self, zones: Sequence[Polygon], max_stationary_s: float = 3.0,
                  stationary_kmh: float = 2.0, *, stop_line: Line | None = None,
-                 queue_m: float = 0.0,
+                 queue_m: float = 0.0, queue_gap_m: float = 0.0, queue_max_s: float = 60.0,
                  lengths: Mapping[VehicleClass, float] = VEHICLE_LENGTH_M) -> None:
         super().__init__()
         self.zones, self.max_s, self.still_ms = list(zones), max_stationary_s, stationary_kmh / 3.6
         self.stop_line, self.queue_m, self.lengths = stop_line, queue_m, lengths
+        self.queue_gap_m, self.queue_max_s = queue_gap_m, queue_max_s
         self._since: dict[int, float] = {}
+        #: track id -> (t, x, y) where it last stood still (every track, fired or not)
+        self._still: dict[int, tuple[float, float, float]] = {}
+        #: track id -> unit vector of the way it last moved
+        self._heading: dict[int, tuple[float, float]] = {}
+        #: track id -> since when it has been held up in a queue
+        self._queued: dict[int, float] = {}
 
     def _waiting_at_the_light(self, track: TrackView, ctx: FrameContext) -> bool:
         if self.stop_line is None or self.queue_m <= 0 or track.ground is None:
@@ -441,20 +475,76 @@ class IllegalParkingRule(_OncePerTrack):
                  + self.stop_line.direction * self.lengths[track.vehicle_class])
         return -self.queue_m <= self.stop_line.signed_distance(front) <= 0.5
 
+    def _behind_a_standing_vehicle(self, track: TrackView, t: float) -> bool:
+        """Whether another vehicle stands still just ahead of this one's front."""
+        heading = self._heading.get(track.track_id)
+        if heading is None or track.ground is None:
+            return False
+        ux, uy = heading
+        x, y = track.ground
+        length = self.lengths[track.vehicle_class]
+        # the other's anchor (its rear) from just short of this one's front (anchors are a
+        # metre or so off; one standing beside it, not ahead, is no queue) to the gap
+        near, far = length - self.OVERLAP_M, length + self.queue_gap_m
+        for other, (to, xo, yo) in self._still.items():
+            if other == track.track_id or t - to > self.FRESH_S:
+                continue
+            dx, dy = xo - x, yo - y
+            along = dx * ux + dy * uy
+            if near <= along <= far and abs(dx * uy - dy * ux) <= self.QUEUE_SIDE_M:
+                return True
+        return False
+
+    def _held_in_a_queue(self, track: TrackView, ctx: FrameContext) -> bool:
+        if self.queue_gap_m <= 0 or not self._behind_a_standing_vehicle(track, ctx.t):
+            self._queued.pop(track.track_id, None)
+            return False
+        return ctx.t - self._queued.setdefault(track.track_id, ctx.t) <= self.queue_max_s
+
     def _drop(self, track_id: int) -> None:
         self._since.pop(track_id, None)
+        self._still.pop(track_id, None)
+        self._heading.pop(track_id, None)
+        self._queued.pop(track_id, None)
+
+    def _note(self, track: TrackView, t: float, v: np.ndarray | None,
+              speed: float | None) -> None:
+        """Where the vehicle stands still and which way it moved, for the ones behind it."""
+        tid = track.track_id
+        if track.ground is None:  # its bottom edge hidden: the one behind may be nearer
+            old = self._still.get(tid)
+            if (old is not None and track.anchor is not None
+                    and math.hypot(track.anchor[0] - old[1], track.anchor[1] - old[2])
+                    <= self.STAY_M):
+                self._still[tid] = (t, old[1], old[2])
+            return
+        if speed is not None and speed < self.still_ms:
+            self._still[tid] = (t, track.ground[0], track.ground[1])
+            return
+        self._still.pop(tid, None)
+        if v is not None and speed is not None and speed > self.MOVING_MS:
+            self._heading[tid] = (float(v[0]) / speed, float(v[1]) / speed)
 
     def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
-        if track.ground is None or track.track_id in self._fired:
+        v = speed = None
+        if track.ground is not None:
+            v = track.motion.velocity(self.WINDOW_S)
+            speed = None if v is None else float(np.linalg.norm(v))
+        self._note(track, ctx.t, v, speed)
+        tid = track.track_id
+        if track.ground is None or tid in self._fired:
+            return None
+        if speed is None or speed >= self.still_ms:
+            self._since.pop(tid, None)
+            self._queued.pop(tid, None)
             return None
         zone = next((z for z in self.zones if z.contains(track.ground)), None)
-        v = track.motion.velocity(self.WINDOW_S)
-        if (zone is None or v is None or float(np.linalg.norm(v)) >= self.still_ms
-                or self._waiting_at_the_light(track, ctx)):
-            self._since.pop(track.track_id, None)
+        if (zone is None or self._waiting_at_the_light(track, ctx)
+                or self._held_in_a_queue(track, ctx)):
+            self._since.pop(tid, None)
             return None
         # a straight-line fit over the window measures its middle: still since then
-        since = self._since.setdefault(track.track_id, ctx.t - self.WINDOW_S / 2)
+        since = self._since.setdefault(tid, ctx.t - self.WINDOW_S / 2)
         if ctx.t - since < self.max_s:
             return None
         return self._fire(track, ctx.frame, ctx.t, {

@@ -71,7 +71,9 @@ def build_scene(cfg: CameraGatewayConfig) -> Scene:
         p = r.illegal_parking
         zones = [Polygon(z.name, cal.to_ground(z.polygon)) for z in p.zones]
         rules.append(IllegalParkingRule(zones, p.max_stationary_s, p.stationary_kmh,
-                                        stop_line=stop_line, queue_m=p.signal_queue_m))
+                                        stop_line=stop_line, queue_m=p.signal_queue_m,
+                                        queue_gap_m=p.queue_gap_m,
+                                        queue_max_s=p.queue_max_s))
     if r.speeding is not None:
         s = r.speeding
         rules.append(SpeedingRule(Polygon("speed", cal.to_ground(s.zone)), s.limit_kmh,

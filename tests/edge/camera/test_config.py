@@ -10,6 +10,7 @@ import pytest
 
 from edge.camera.build import load_models
 from edge.camera.config import load_camera_config
+from edge.camera.rules import IllegalParkingRule
 from edge.camera.scene import build_scene
 from ioc.config import ConfigError
 
@@ -48,6 +49,9 @@ def test_shipped_geometry_matches_the_simulator(path: Path) -> None:
         red = next(r for r in scene.rules if r.violation == "red_light")
         assert red.line.signed_distance((5.0, 30.0)) == pytest.approx(0.0, abs=0.02)
         assert red.line.signed_distance((5.0, 31.0)) == pytest.approx(1.0, abs=0.02)
+    parking = next(r for r in scene.rules if r.violation == "illegal_parking")
+    assert isinstance(parking, IllegalParkingRule)
+    assert (parking.queue_gap_m, parking.queue_max_s) == (3.0, 60.0)  # the defaults: on
 
 
 def _edit(text: str, old: str, new: str) -> str:
@@ -84,6 +88,10 @@ def test_zone_point_outside_the_frame_names_file_line_and_key(tmp_path: Path) ->
          "less than or equal to 1"),
         ("  best_frames: 5", "  best_frames: 5\n  first_reads: -1", "plates.first_reads",
          "greater than or equal to 0"),
+        ("    max_stationary_s: 3.0", "    max_stationary_s: 3.0\n    queue_gap_m: -1",
+         "rules.illegal_parking.queue_gap_m", "greater than or equal to 0"),
+        ("    max_stationary_s: 3.0", "    max_stationary_s: 3.0\n    queue_max_s: 0",
+         "rules.illegal_parking.queue_max_s", "greater than 0"),
     ],
 )
 def test_bad_config_values_are_named(tmp_path: Path, old: str, new: str, key: str,

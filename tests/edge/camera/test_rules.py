@@ -311,6 +311,70 @@ def test_illegal_parking_is_not_waiting_at_the_light(case: str, rear_y: float, s
     assert (len(hits) == 1) is fires, case
 
 
+def _queue(rule: IllegalParkingRule, behind: Sequence[float], ahead: Sequence[float | None],
+           *, ahead_x: float = 7.7, hidden_from: int | None = None,
+           cls: VehicleClass = CAR) -> list[Hit]:
+    """Two vehicles on the kerb, frame by frame: ``ahead`` (track 8; None: gone) and the
+    one ``behind`` it (track 7), whose hits are returned. From ``hidden_from`` on, the
+    one ahead has its bottom edge hidden by the one behind: no trusted ground position,
+    only the detector's estimate (its anchor, 0.8 m off)."""
+    motions = {7: Motion(), 8: Motion()}
+    hits = []
+    for f, (yb, ya) in enumerate(zip(behind, ahead, strict=True)):
+        t = f / FPS
+        ctx = FrameContext(f, t)
+        if ya is not None:
+            hidden = hidden_from is not None and f >= hidden_from
+            pa = (ahead_x, float(ya))
+            if not hidden:
+                motions[8].add(t, pa)
+            rule.update(TrackView(8, CAR, f, t, None if hidden else pa, motions[8],
+                                  (ahead_x, float(ya) + 0.8) if hidden else pa), ctx)
+        pb = (7.7, float(yb))
+        motions[7].add(t, pb)
+        hit = rule.update(TrackView(7, cls, f, t, pb, motions[7], pb), ctx)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+PARKED_AHEAD = 27.0  # the rear of a car standing still for the whole test
+HELD_UP = steady(15, 5, 15) + [PARKED_AHEAD - CAR_LEN - 1.5] * 50  # drives up, stops 1.5 m behind
+
+
+@pytest.mark.parametrize(
+    ("case", "ahead", "ahead_x", "hidden_from", "fires"),
+    [
+        ("held up 5 s behind a standing car", [PARKED_AHEAD] * 65, 7.7, None, False),
+        ("the same, the car ahead hidden by it", [PARKED_AHEAD] * 65, 7.7, 16, False),
+        ("no car ahead: parked", [None] * 65, 7.7, None, True),
+        ("the car ahead is in the next lane: parked", [PARKED_AHEAD] * 65, 4.5, None, True),
+        ("the car ahead leaves, it stays: parked",
+         [PARKED_AHEAD] * 20 + steady(PARKED_AHEAD, 5, 45), 7.7, None, True),
+        ("the car ahead 6 m beyond its front: parked", [PARKED_AHEAD + 4.5] * 65, 7.7, None,
+         True),
+    ],
+)
+def test_illegal_parking_is_not_waiting_in_a_queue(case: str, ahead: list[float | None],
+                                                   ahead_x: float, hidden_from: int | None,
+                                                   fires: bool) -> None:
+    rule = IllegalParkingRule([ZONE], 3.0, 2.0, queue_gap_m=3.0, queue_max_s=60.0)
+    hits = _queue(rule, HELD_UP, ahead, ahead_x=ahead_x, hidden_from=hidden_from)
+    assert (len(hits) == 1) is fires, case
+
+
+def test_illegal_parking_behind_a_parked_car_counts_after_queue_max_s() -> None:
+    # nose to tail for 10 s: held up for 4 s at most, then its 3 s count: fired at ~7.5 s
+    behind = steady(15, 5, 15) + [PARKED_AHEAD - CAR_LEN - 1.5] * 100
+    rule = IllegalParkingRule([ZONE], 3.0, 2.0, queue_gap_m=3.0, queue_max_s=4.0)
+    hits = _queue(rule, behind, [PARKED_AHEAD] * 115)
+    assert len(hits) == 1
+    assert 1.5 + 4.0 + 3.0 - 0.5 <= hits[0].at_t <= 1.5 + 4.0 + 3.0 + 1.0
+    no_queue = _queue(IllegalParkingRule([ZONE], 3.0, 2.0), behind, [PARKED_AHEAD] * 115)
+    assert len(no_queue) == 1
+    assert no_queue[0].at_t < hits[0].at_t - 3.0
+
+
 def test_velocity_over_a_window_spanned_exactly_by_float_stream_times() -> None:
     # 0.3 s of a 0.5 s window is the 60 % it needs, though 52.1 - 51.8 is 0.29999999999999716
     m = Motion()
@@ -338,6 +402,35 @@ def test_wrong_way_seen_far_then_again_after_a_gap() -> None:
     ys: list[float | None] = [29.5, 28.6, 27.7] + [None] * 20 + [16.0, 14.9, 13.8, 12.7]
     hits = drive(WrongWayRule(LANES, min_distance_m=4.0, min_s=0.5), ys)
     assert len(hits) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "after", "fires"),
+    [
+        # at 35 km/h: seen 0.3 s in the lanes, hidden 1.8 s, seen in one or two frames more
+        ("one frame after the gap, 18 m nearer", [11.0], True),
+        ("two frames after the gap", [11.0, 10.1], True),
+        ("seen again where it was hidden: no travel against the lane", [27.0, 27.0], False),
+        ("seen again farther away: with the traffic", [29.5, 29.6], False),
+    ],
+)
+def test_wrong_way_judged_across_a_gap_when_seen_again_briefly(
+    case: str, after: list[float], fires: bool,
+) -> None:
+    # the half second after the gap holds too few places for a speed: the way it moves
+    # is then taken over the last 3 s, across the gap
+    ys: list[float | None] = [29.5, 29.0, 28.0, 27.0] + [None] * 14 + list(after)
+    hits = drive(WrongWayRule(LANES, min_distance_m=4.0, min_s=0.5), ys)
+    assert (len(hits) == 1) is fires, case
+
+
+def test_wrong_way_not_judged_across_a_gap_after_standing_still() -> None:
+    # parked at 19 m, hidden 2.8 s, and the identity comes back 6.6 m nearer on a
+    # vehicle going with the traffic (a wrong re-identification): nothing moved against
+    # the lane before the gap, so the gap alone does not make it wrong way
+    ys: list[float | None] = [19.3] * 30 + [None] * 27 + [12.7 + 0.85 * f for f in range(8)]
+    hits = drive(WrongWayRule(LANES, min_distance_m=4.0, min_s=0.5), ys, x=4.8)
+    assert hits == []
 
 
 def _motion(xys: Sequence[tuple[float, float]]) -> Motion:
