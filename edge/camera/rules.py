@@ -142,7 +142,9 @@ class TrackView:
     vehicle_class: VehicleClass
     frame: int
     t: float
-    ground: Point | None  # None when the anchor is not trustworthy (box cut by the frame)
+    #: where it touches the road; None when that is not trustworthy (its box cut by the
+    #: bottom of the frame, or its bottom edge hidden by a nearer vehicle)
+    ground: Point | None
     motion: Motion
     #: the anchor as the detector's box puts it, also while its bottom edge is hidden by a
     #: nearer vehicle (within a metre or two then); None when the box is cut by the frame
