@@ -21,6 +21,9 @@ fi
 if [ ! -x /usr/bin/chromium ]; then  # the IOC page's browser test (headless)
   need_apt+=(chromium)
 fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then  # verifies the edge agent's unit
+  need_apt+=(systemd)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: apt-get install ${need_apt[*]}"
