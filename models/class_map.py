@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,6 +60,14 @@ class ClassMap:
     """Model class id → canonical class id (index into ``CANONICAL``)."""
 
     table: dict[int, int]
+    #: model class id -> canonical id, -1 where unmapped (made once: applied every frame)
+    _lut: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lut = np.full(max(self.table, default=-1) + 1, -1, np.int64)
+        for k, v in self.table.items():
+            lut[k] = v
+        object.__setattr__(self, "_lut", lut)
 
     @classmethod
     def build(cls, names: Mapping[int, str], mapping: Mapping[str | int, str] | None) -> ClassMap:
@@ -87,9 +95,11 @@ class ClassMap:
 
     def apply(self, det: Detections) -> Detections:
         """Keep mapped classes only and renumber them to canonical ids."""
-        lut = np.full(max([*self.table, int(det.class_id.max(initial=0))]) + 1, -1, np.int64)
-        for k, v in self.table.items():
-            lut[k] = v
-        new = lut[det.class_id] if len(det) else det.class_id
+        if not len(det):
+            return det
+        lut = self._lut
+        if len(lut) <= int(det.class_id.max()):  # a class id beyond the table's: unmapped
+            lut = np.concatenate([lut, np.full(int(det.class_id.max()) + 1 - len(lut), -1)])
+        new = lut[det.class_id]
         keep = new >= 0
         return Detections(det.xyxy[keep], det.confidence[keep], new[keep], None)

@@ -76,9 +76,13 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix (len(a), len(b)) of two sets of xyxy boxes."""
     _check("a", a, (None, 4))
     _check("b", b, (None, 4))
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    # plain ufuncs on (N,1) against (1,M) columns: the tracker runs this several times a
+    # frame on a dozen boxes, where np.clip's and np.prod's own overhead was most of it
+    ax1, ay1, ax2, ay2 = (a[:, i : i + 1] for i in range(4))
+    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    iw = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0)
+    ih = np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0)
+    inter = iw * ih
+    area_a = np.maximum(ax2 - ax1, 0) * np.maximum(ay2 - ay1, 0)
+    area_b = np.maximum(bx2 - bx1, 0) * np.maximum(by2 - by1, 0)
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)

@@ -20,11 +20,10 @@ class Letterbox:
 
     def to_frame(self, xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
         """Map boxes from network input pixels back to frame pixels, clipped to the frame."""
-        out = xyxy.astype(np.float32).copy()
-        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
-        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
-        out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
-        out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+        out = xyxy.astype(np.float32)  # a copy (float32 boxes too)
+        xs, ys = out[:, 0::2], out[:, 1::2]  # views: x1, x2 and y1, y2
+        np.clip((xs - self.pad_x) / self.scale, 0, width, out=xs)
+        np.clip((ys - self.pad_y) / self.scale, 0, height, out=ys)
         return out
 
 
@@ -42,11 +41,12 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Let
     resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
     pad_y, pad_x = (th - nh) / 2, (tw - nw) / 2
     top, left = round(pad_y - 0.1), round(pad_x - 0.1)
-    # written straight into the padded NCHW blob: no padded uint8 canvas, no copies
+    # written straight into the padded NCHW blob, one colour plane at a time in RGB
+    # order (BGR's planes reversed): no padded uint8 canvas, no colour conversion
     blob = np.full((1, 3, th, tw), np.float32(114) / np.float32(255), dtype=np.float32)
-    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
-    np.divide(rgb, np.float32(255), out=blob[0, :, top : top + nh, left : left + nw],
-              dtype=np.float32)
+    out = blob[0, :, top : top + nh, left : left + nw]
+    for i, plane in enumerate(reversed(cv2.split(resized))):
+        np.divide(plane, np.float32(255), out=out[i], dtype=np.float32)
     return blob, Letterbox(scale, float(left), float(top))
 
 

@@ -23,6 +23,12 @@ class Calibration:
     """Maps frame pixels to ground metres (``H`` is 3x3, pixel → ground)."""
 
     H: np.ndarray
+    _rows: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # H's nine entries as Python floats, for a few points at a time (per track per
+        # frame), where numpy's arrays would cost more than the arithmetic
+        object.__setattr__(self, "_rows", tuple(float(v) for v in np.asarray(self.H).ravel()))
 
     @classmethod
     def from_points(cls, image: Sequence[Point], ground: Sequence[Point]) -> Calibration:
@@ -51,8 +57,9 @@ class Calibration:
 
     def point(self, u: float, v: float) -> Point:
         """One pixel point on the ground."""
-        g = self.to_ground([(u, v)])[0]
-        return float(g[0]), float(g[1])
+        a, b, c, d, e, f, g, h, i = self._rows
+        w = g * u + h * v + i
+        return (a * u + b * v + c) / w, (d * u + e * v + f) / w
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +86,25 @@ class Line:
     a: np.ndarray
     b: np.ndarray
     direction: np.ndarray  # unit vector, ground
+    #: (a's x, a's y, the unit normal's x and y pointing along ``direction``)
+    _frame: tuple[float, float, float, float] = field(init=False, repr=False, compare=False)
 
-    def signed_distance(self, p: Point | np.ndarray) -> float:
-        """Metres past the line along ``direction`` (negative: before it, 0: on it)."""
+    def __post_init__(self) -> None:
         ab = self.b - self.a
         normal = np.array([-ab[1], ab[0]]) / max(float(np.linalg.norm(ab)), 1e-9)
         if float(normal @ self.direction) < 0:
             normal = -normal
-        return float((np.asarray(p, dtype=np.float64) - self.a) @ normal)
+        object.__setattr__(self, "_frame", (float(self.a[0]), float(self.a[1]),
+                                            float(normal[0]), float(normal[1])))
+        object.__setattr__(self, "ahead", float(normal @ self.direction))
+
+    #: metres past the line per metre along ``direction`` (1 when it crosses square on)
+    ahead: float = field(init=False, repr=False, compare=False)
+
+    def signed_distance(self, p: Point | np.ndarray) -> float:
+        """Metres past the line along ``direction`` (negative: before it, 0: on it)."""
+        ax, ay, nx, ny = self._frame
+        return (float(p[0]) - ax) * nx + (float(p[1]) - ay) * ny
 
 
 def unit(v: np.ndarray) -> np.ndarray:

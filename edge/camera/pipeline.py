@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -212,7 +213,7 @@ class CameraPipeline:
                 p.lanes[lane.name] = p.lanes.get(lane.name, 0) + 1
             v = p.motion.velocity(1.0, min_points=4)
             if v is not None:
-                p.speeds.append(float(np.linalg.norm(v)) * 3.6)
+                p.speeds.append(math.hypot(v[0], v[1]) * 3.6)
         if anchor is not None:
             p.loose.add(frame.t, anchor)
         cls = _CLASSES[p.class_id]
@@ -232,20 +233,20 @@ class CameraPipeline:
         A box cut by one side of the frame still shows the bottom edge and the inner
         side: the anchor is half the vehicle's width (as measured while it was whole, else
         its class's typical width) beyond the inner bottom corner; no width then."""
-        x1, _, x2, y2 = box
+        x1, _, x2, y2 = box.tolist()  # plain floats: this runs per track per frame
         cut_left, cut_right = x1 <= 1, x2 >= w - 2
         if y2 >= h - 2 or (cut_left and cut_right) or x2 - x1 < 4:
             return None, None
-        cal = self.scene.calibration.to_ground([(x1, y2), (x2, y2), ((x1 + x2) / 2, y2)])
-        across = cal[1] - cal[0]
-        width = float(np.linalg.norm(across))
+        cal = self.scene.calibration
+        (lx, ly), (rx, ry) = cal.point(x1, y2), cal.point(x2, y2)
+        ax, ay = rx - lx, ry - ly  # left to right bottom corner, on the ground
+        width = math.hypot(ax, ay)
         if not (cut_left or cut_right):
-            return (float(cal[2, 0]), float(cal[2, 1])), width
-        half = (float(np.median(p.widths)) if p.widths
+            return cal.point((x1 + x2) / 2, y2), width
+        half = (statistics.median(p.widths) if p.widths
                 else VEHICLE_WIDTH_M[_CLASSES[p.class_id]]) / 2
-        inner, out = (cal[1], -across) if cut_left else (cal[0], across)
-        g = inner + out / max(width, 1e-6) * half
-        return (float(g[0]), float(g[1])), None
+        k = half / max(width, 1e-6)  # from the inner corner outwards, half a width
+        return ((rx - ax * k, ry - ay * k) if cut_left else (lx + ax * k, ly + ay * k)), None
 
     def _rejoin(self, p: Pass, first: Sighting) -> Pass:
         """``p``'s track is seen on the road for the first time: if it continues a vehicle

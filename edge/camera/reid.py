@@ -67,7 +67,7 @@ def colour_histogram(image: np.ndarray, box: Iterable[float]) -> np.ndarray | No
 
     The middle 60 % is used: the box's edges are road. None for an empty box.
     """
-    x1, y1, x2, y2 = (float(c) for c in box)
+    x1, y1, x2, y2 = np.asarray(box, dtype=np.float64).tolist()
     h, w = image.shape[:2]
     mx, my = 0.2 * (x2 - x1), 0.2 * (y2 - y1)
     a, b = int(max(0, x1 + mx)), int(max(0, y1 + my))
@@ -78,8 +78,7 @@ def colour_histogram(image: np.ndarray, box: Iterable[float]) -> np.ndarray | No
     step = max(1, min(patch.shape[:2]) // 16)
     hsv = cv2.cvtColor(np.ascontiguousarray(patch[::step, ::step]), cv2.COLOR_BGR2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [8, 4], [0, 180, 0, 256]).ravel()
-    total = float(hist.sum())
-    return hist / total if total > 0 else None
+    return hist / float(hsv.shape[0] * hsv.shape[1])  # every pixel falls in one bin
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -69,11 +69,16 @@ class Motion:
 
     keep_s: float = 5.0
     points: deque[tuple[float, float, float]] = field(default_factory=deque)
+    #: window -> (points in it, seconds they span, their slope) for the current points:
+    #: the pipeline and several rules ask for the same window in one frame
+    _fits: dict[float, tuple[int, float, tuple[float, float] | None]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def add(self, t: float, p: Point) -> None:
         self.points.append((t, p[0], p[1]))
         while self.points and t - self.points[0][0] > self.keep_s:
             self.points.popleft()
+        self._fits.clear()
 
     def _since(self, t0: float) -> list[tuple[float, float, float]]:
         """The points at or after ``t0``, newest first (times only grow: scan from the end)."""
@@ -89,12 +94,15 @@ class Motion:
         None when the window holds fewer than ``min_points`` or spans under 60 % of it."""
         if not self.points:
             return None
-        t_end = self.points[-1][0]
-        pts = self._since(t_end - window_s - 1e-9)
-        if len(pts) < min_points or t_end - pts[-1][0] < 0.6 * window_s - 1e-6:
+        fit = self._fits.get(window_s)
+        if fit is None:
+            t_end = self.points[-1][0]
+            pts = self._since(t_end - window_s - 1e-9)
+            fit = self._fits[window_s] = (len(pts), t_end - pts[-1][0], _slope(pts))
+        n, span, v = fit
+        if n < min_points or span < 0.6 * window_s - 1e-6 or v is None:
             return None
-        v = _slope(pts)
-        return None if v is None else np.array(v)
+        return np.array(v)  # a fresh array: callers may keep it
 
     def reversal(self, window_s: float = 0.5, min_speed_ms: float = 3.0) -> float | None:
         """When the track turned back (stream time of its farthest point), if over the last
@@ -131,6 +139,7 @@ class Motion:
             rest.points.appendleft(self.points.pop())
         if self.points and self.points[-1][0] >= t - 1e-6:
             rest.points.appendleft(self.points[-1])
+        self._fits.clear()
         return rest
 
 
@@ -285,8 +294,9 @@ class RedLightRule(_OncePerTrack):
         st = self._state.setdefault(track.track_id, _Crossing())
         if st.done:
             return None
-        front = np.asarray(track.ground) + self.line.direction * self.lengths[track.vehicle_class]
-        s = self.line.signed_distance(front)
+        # the front: its anchor plus its length along the way across the line
+        s = (self.line.signed_distance(track.ground)
+             + self.lengths[track.vehicle_class] * self.line.ahead)
         if s <= 0:
             st.seen_before, st.last_before, st.first_after = True, (ctx.t, s), None
             return None
@@ -385,7 +395,7 @@ class WrongWayRule(_OncePerTrack):
         super().__init__()
         self.lanes, self.min_distance_m, self.min_s = list(lanes), min_distance_m, min_s
         self.max_speed_ms = max_speed_kmh / 3.6
-        self._start: dict[int, tuple[float, np.ndarray]] = {}
+        self._start: dict[int, tuple[float, Point]] = {}
         self._last_v: dict[int, np.ndarray] = {}  # its last velocity over half a second
 
     def _drop(self, track_id: int) -> None:
@@ -398,11 +408,11 @@ class WrongWayRule(_OncePerTrack):
         lane = lane_at(self.lanes, track.ground)
         if lane is None:
             return None
-        p = np.asarray(track.ground, dtype=np.float64)
+        p = (float(track.ground[0]), float(track.ground[1]))
         if track.track_id not in self._start:  # from its first place in the lanes (a pass
             # split off a track that jumped to it brings its ground positions since then)
             self._start[track.track_id] = next(
-                ((t, np.array([x, y])) for t, x, y in track.motion.points
+                ((t, (x, y)) for t, x, y in track.motion.points
                  if lane_at(self.lanes, (x, y)) is not None), (ctx.t, p))
         pts = track.motion.points
         if len(pts) >= 2 and pts[-1][0] > pts[-2][0]:
@@ -410,7 +420,8 @@ class WrongWayRule(_OncePerTrack):
             if math.hypot(xb - xa, yb - ya) > self.max_speed_ms * (tb - ta):
                 self._start[track.track_id] = (ctx.t, p)  # jumped to another vehicle
         t0, p0 = self._start[track.track_id]
-        against = -float((p - p0) @ lane.direction)
+        dx, dy = lane.direction.tolist()
+        against = -((p[0] - p0[0]) * dx + (p[1] - p0[1]) * dy)
         v = track.motion.velocity(0.5, min_points=2)
         if v is not None:
             self._last_v[track.track_id] = v
@@ -473,9 +484,9 @@ class IllegalParkingRule(_OncePerTrack):
             return False
         if ctx.signal not in (Signal.RED, Signal.YELLOW):
             return False
-        front = (np.asarray(track.ground)
-                 + self.stop_line.direction * self.lengths[track.vehicle_class])
-        return -self.queue_m <= self.stop_line.signed_distance(front) <= 0.5
+        front = (self.stop_line.signed_distance(track.ground)
+                 + self.lengths[track.vehicle_class] * self.stop_line.ahead)
+        return -self.queue_m <= front <= 0.5
 
     def _behind_a_standing_vehicle(self, track: TrackView, t: float) -> bool:
         """Whether another vehicle stands still just ahead of this one's front."""
@@ -531,7 +542,7 @@ class IllegalParkingRule(_OncePerTrack):
         v = speed = None
         if track.ground is not None:
             v = track.motion.velocity(self.WINDOW_S)
-            speed = None if v is None else float(np.linalg.norm(v))
+            speed = None if v is None else math.hypot(v[0], v[1])
         self._note(track, ctx.t, v, speed)
         tid = track.track_id
         if track.ground is None or tid in self._fired:
@@ -577,7 +588,7 @@ class SpeedingRule(_OncePerTrack):
         if not self.zone.contains(track.ground) or v is None:
             self._count.pop(track.track_id, None)
             return None
-        kmh = round(float(np.linalg.norm(v)) * 3.6, 1)  # measured to 0.1 km/h
+        kmh = round(math.hypot(v[0], v[1]) * 3.6, 1)  # measured to 0.1 km/h
         if kmh <= self.limit + self.tolerance:
             self._count.pop(track.track_id, None)
             return None

@@ -46,6 +46,13 @@ def test_box_iou() -> None:
     a = np.array([[0, 0, 10, 10]], np.float32)
     b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
     assert np.allclose(box_iou(a, b), [[1.0, 50 / 150, 0.0]])
+    assert box_iou(b, a).shape == (3, 1)
+    assert np.allclose(box_iou(b, a)[:, 0], [1.0, 50 / 150, 0.0])
+    assert box_iou(a, np.zeros((0, 4), np.float32)).shape == (1, 0)
+    assert box_iou(np.zeros((0, 4), np.float32), b).shape == (0, 3)
+    # a flat box (no area) and a box given backwards overlap nothing, without dividing by 0
+    odd = np.array([[0, 5, 10, 5], [10, 10, 0, 0]], np.float32)
+    assert np.array_equal(box_iou(odd, a), [[0.0], [0.0]])
 
 
 def test_letterbox_round_trip() -> None:
@@ -57,6 +64,10 @@ def test_letterbox_round_trip() -> None:
     assert lb.pad_x == 0.0
     assert lb.pad_y == 70.0
     assert np.isclose(blob[0, 0, 0, 0], 114 / 255)  # padding is grey
+    bgr = np.zeros((360, 640, 3), np.uint8)
+    bgr[..., 0], bgr[..., 1], bgr[..., 2] = 10, 20, 30  # blue, green, red
+    rgb = letterbox(bgr, (320, 320))[0][0, :, 160, 160] * 255
+    assert np.allclose(rgb, [30, 20, 10])  # the network takes RGB planes
     back = lb.to_frame(np.array([[0, 70, 320, 250]], np.float32), 640, 360)
     assert back.tolist() == [[0, 0, 640, 360]]
 
@@ -116,6 +127,10 @@ def test_class_map_coco() -> None:
     det = Detections(np.zeros((4, 4)), np.ones(4), [0, 2, 3, 7])
     mapped = cmap.apply(det)
     assert mapped.class_id.tolist() == [0, 1, 3]  # person dropped, car/motorbike/truck kept
+    # ids beyond the mapped ones (a model with more classes than mapped) are dropped too
+    far = cmap.apply(Detections(np.zeros((3, 4)), np.ones(3), [7, 11, 2]))
+    assert far.class_id.tolist() == [3, 0]  # truck, car
+    assert len(cmap.apply(Detections.empty())) == 0
 
 
 @pytest.mark.parametrize(

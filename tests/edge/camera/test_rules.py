@@ -386,6 +386,23 @@ def test_velocity_over_a_window_spanned_exactly_by_float_stream_times() -> None:
     assert v[1] == pytest.approx(-11.3, abs=0.2)
 
 
+def test_velocity_follows_new_and_cut_points_though_fits_are_kept_per_frame() -> None:
+    # the fit of a window is kept until the points change: asked again after an add or a
+    # cut, it must be the new points' fit, not the one kept from before
+    m = _motion([(0.0, 2.0 * f) for f in range(10)])  # 20 m/s along y
+    first = m.velocity(0.5)
+    assert first is not None
+    assert first[1] == pytest.approx(20.0)
+    first[1] = -1.0  # a caller's copy: changing it changes nothing kept
+    assert m.velocity(0.5)[1] == pytest.approx(20.0)  # type: ignore[index]
+    for f in range(10, 16):  # standing still from here
+        m.add(f / 10, (0.0, 18.0))
+    assert m.velocity(0.5)[1] == pytest.approx(0.0, abs=1e-9)  # type: ignore[index]
+    m.cut(0.85)  # back to the moving part
+    assert m.velocity(0.5)[1] == pytest.approx(20.0, rel=0.05)  # type: ignore[index]
+    assert m.velocity(0.5, min_points=7) is None  # 6 points in the window
+
+
 @pytest.mark.parametrize(("max_speed_kmh", "fires"), [(110.0, False), (1e9, True)])
 def test_wrong_way_not_fired_by_a_track_jumping_back_to_a_nearer_vehicle(
     max_speed_kmh: float, fires: bool,
