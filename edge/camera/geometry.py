@@ -88,6 +88,8 @@ class Line:
     direction: np.ndarray  # unit vector, ground
     #: (a's x, a's y, the unit normal's x and y pointing along ``direction``)
     _frame: tuple[float, float, float, float] = field(init=False, repr=False, compare=False)
+    #: metres past the line per metre along ``direction`` (1 when it crosses square on)
+    ahead: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ab = self.b - self.a
@@ -97,9 +99,6 @@ class Line:
         object.__setattr__(self, "_frame", (float(self.a[0]), float(self.a[1]),
                                             float(normal[0]), float(normal[1])))
         object.__setattr__(self, "ahead", float(normal @ self.direction))
-
-    #: metres past the line per metre along ``direction`` (1 when it crosses square on)
-    ahead: float = field(init=False, repr=False, compare=False)
 
     def signed_distance(self, p: Point | np.ndarray) -> float:
         """Metres past the line along ``direction`` (negative: before it, 0: on it)."""
