@@ -94,11 +94,12 @@ class Line:
     def __post_init__(self) -> None:
         ab = self.b - self.a
         normal = np.array([-ab[1], ab[0]]) / max(float(np.linalg.norm(ab)), 1e-9)
-        if float(normal @ self.direction) < 0:
-            normal = -normal
+        ahead = float(normal @ self.direction)
+        if ahead < 0:  # the normal that points the way that counts as crossing
+            normal, ahead = -normal, -ahead
         object.__setattr__(self, "_frame", (float(self.a[0]), float(self.a[1]),
                                             float(normal[0]), float(normal[1])))
-        object.__setattr__(self, "ahead", float(normal @ self.direction))
+        object.__setattr__(self, "ahead", ahead)
 
     def signed_distance(self, p: Point | np.ndarray) -> float:
         """Metres past the line along ``direction`` (negative: before it, 0: on it)."""

@@ -69,4 +69,3 @@ def update_many(means: np.ndarray, covs: np.ndarray, boxes: np.ndarray
     means = means + (k @ (z - means[:, :4])[:, :, None])[:, :, 0]
     covs = covs - k @ s @ k.transpose(0, 2, 1)
     return means, covs
-

@@ -291,7 +291,9 @@ class RedLightRule(_OncePerTrack):
             self._signals.append((ctx.t, ctx.frame, ctx.signal))
         if track.ground is None or track.track_id in self._fired:
             return None
-        st = self._state.setdefault(track.track_id, _Crossing())
+        st = self._state.get(track.track_id)
+        if st is None:  # (not setdefault: that builds a _Crossing every frame)
+            st = self._state[track.track_id] = _Crossing()
         if st.done:
             return None
         # the front: its anchor plus its length along the way across the line
