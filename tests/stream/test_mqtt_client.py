@@ -57,6 +57,39 @@ def test_subscriber_receives_every_message_in_order(mosquitto: MosquittoBroker,
     assert got == sent
 
 
+@pytest.mark.parametrize("linger_s", [0.0, 0.08])
+def test_reads_linger_so_that_what_arrives_meanwhile_comes_in_one_read(
+        mosquitto: MosquittoBroker, linger_s: float) -> None:
+    sub, _ = _subscriber(mosquitto.port, client_id=f"sub-linger-{linger_s}", qos=0,
+                         linger_s=linger_s)
+    pub = MqttPublisher("127.0.0.1", mosquitto.port, client_id="pub-linger", qos=0)
+    pub.start()
+    _until(lambda: pub.connects == 1)
+    time.sleep(0.3)  # the subscriber's last read (SUBACK) and its pause are over
+    reads = sub.reads
+    for i in range(3):  # m0, then m1 and m2 while the reader pauses after reading m0
+        pub.publish([(f"t/{i}", f"m{i}".encode())])  # written at once, one packet
+        time.sleep(0.02)
+    _until(lambda: len(sub.queue) == 3)
+    pub.close()
+    sub.close()
+    m0, m1, m2 = sub.queue
+    assert [m.payload for m in (m0, m1, m2)] == [b"m0", b"m1", b"m2"]
+    if linger_s:
+        # m0 is read as soon as it arrives; m1 and m2 together, one pause later
+        assert sub.reads - reads == 2
+        assert m1.received_at == m2.received_at
+        assert linger_s - 0.01 <= m1.received_at - m0.received_at <= linger_s + 0.1
+    else:
+        assert sub.reads - reads == 3
+        assert m0.received_at < m1.received_at < m2.received_at
+
+
+def test_linger_is_bounded() -> None:
+    with pytest.raises(ValueError, match=r"linger_s must be 0 to 0\.1 s"):
+        MqttSubscriber("127.0.0.1", 1, client_id="x", filters=["t"], linger_s=0.5)
+
+
 def test_unacknowledged_messages_come_again_after_a_reconnect(
         mosquitto: MosquittoBroker) -> None:
     sub, _ = _subscriber(mosquitto.port, client_id="sub-manual", clean_session=False,
