@@ -106,6 +106,11 @@ class Line:
         ax, ay, nx, ny = self._frame
         return (float(p[0]) - ax) * nx + (float(p[1]) - ay) * ny
 
+    def front_past(self, anchor: Point, length: float) -> float:
+        """:meth:`signed_distance` of a vehicle's front: its anchor point plus its
+        ``length`` along ``direction`` (the red-light rule's front and its queue)."""
+        return self.signed_distance(anchor) + length * self.ahead
+
 
 def unit(v: np.ndarray) -> np.ndarray:
     """``v`` scaled to length 1."""

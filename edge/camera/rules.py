@@ -296,9 +296,7 @@ class RedLightRule(_OncePerTrack):
             st = self._state[track.track_id] = _Crossing()
         if st.done:
             return None
-        # the front: its anchor plus its length along the way across the line
-        s = (self.line.signed_distance(track.ground)
-             + self.lengths[track.vehicle_class] * self.line.ahead)
+        s = self.line.front_past(track.ground, self.lengths[track.vehicle_class])
         if s <= 0:
             st.seen_before, st.last_before, st.first_after = True, (ctx.t, s), None
             return None
@@ -486,8 +484,7 @@ class IllegalParkingRule(_OncePerTrack):
             return False
         if ctx.signal not in (Signal.RED, Signal.YELLOW):
             return False
-        front = (self.stop_line.signed_distance(track.ground)
-                 + self.lengths[track.vehicle_class] * self.stop_line.ahead)
+        front = self.stop_line.front_past(track.ground, self.lengths[track.vehicle_class])
         return -self.queue_m <= front <= 0.5
 
     def _behind_a_standing_vehicle(self, track: TrackView, t: float) -> bool:

@@ -46,3 +46,4 @@ def test_a_vehicle_crossing_at_a_slant_gets_past_by_less_than_it_travels() -> No
     front = anchor + way * length
     assert (line.signed_distance(anchor) + length * line.ahead
             == pytest.approx(line.signed_distance(front)))
+    assert line.front_past((4.0, 27.0), length) == pytest.approx(line.signed_distance(front))
