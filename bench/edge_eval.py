@@ -14,8 +14,12 @@ it overlaps most (IoU >= 0.3, majority over its frames); then
   inside the clip (not during the simulator's warm-up, nor in its last ``--tail``
   seconds where no rule could have fired yet), and the point where the vehicle
   touches the road was in view for at least one second of the violation before that
-  tail (for speeding: three frames in which it was both on the road in view and
-  faster than the limit plus tolerance; many staged speeding episodes are 0.2-0.4 s
+  tail (for speeding: three frames in which it was on the road in view, inside the
+  speed rule's measurement zone, and faster than the limit plus tolerance: the zone is
+  the stretch the camera is configured to measure (12.5-30 m ahead in the shipped
+  configs, where a pixel of the box's bottom edge is 2-10 cm of road), while the
+  simulator stages speeding anywhere up to 60 m away (27 cm a pixel at 48 m, 40 at
+  60 m); many staged speeding episodes are 0.2-0.4 s
   bursts as a vehicle enters the bottom of the frame braking hard, over the limit
   only while its box is still cut by the frame edge, so no measurement can see that
   speed; a wrong-way vehicle is staged from 60 m away, where it is a few pixels
@@ -199,8 +203,12 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
     grounded: dict[int, list[int]] = defaultdict(list)  # truth id → frames with ground contact
     #: truth id → grounded frames in which it went faster than the limit plus tolerance
     fast: dict[int, set[int]] = defaultdict(set)
+    #: truth id → frames in which it was also inside the speed rule's measurement zone
+    fast_in_zone: dict[int, set[int]] = defaultdict(set)
     sp = cfg.rules.speeding
     over_kmh = sp.limit_kmh + sp.tolerance_kmh if sp is not None else float("inf")
+    speed_zone = (np.array(sp.zone, np.float32).reshape(-1, 1, 2) if sp is not None
+                  else np.zeros((0, 1, 2), np.float32))
     visible: Counter[int] = Counter()
     plate_frames: Counter[int] = Counter()
     plate_width: dict[int, float] = {}
@@ -228,6 +236,9 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
                 grounded[v.track_id].append(frame.index)
                 if v.speed_kmh > over_kmh:
                     fast[v.track_id].add(frame.index)
+                    foot = ((v.box[0] + v.box[2]) / 2, v.box[3])  # where it touches the road
+                    if len(speed_zone) and cv2.pointPolygonTest(speed_zone, foot, False) >= 0:
+                        fast_in_zone[v.track_id].add(frame.index)
             plate_text[v.track_id] = v.plate.text
             if v.plate_box is not None:
                 plate_frames[v.track_id] += 1
@@ -257,11 +268,14 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
         key = (v.track_id, str(v.kind))
         last = min(v.end_frame if v.end_frame is not None else n, n - tail_s * fps)
         seen = sum(v.start_frame <= f <= last for f in grounded[v.track_id])
-        if v.kind == "speeding":  # frames that show it both on the road and too fast
+        if v.kind == "speeding":  # frames that show it on the road, in the zone, too fast
             in_view = seen
-            seen = sum(v.start_frame <= f <= last for f in fast[v.track_id])
-            if in_view >= 3 > seen and v.start_frame >= 0:
+            anywhere = sum(v.start_frame <= f <= last for f in fast[v.track_id])
+            seen = sum(v.start_frame <= f <= last for f in fast_in_zone[v.track_id])
+            if in_view >= 3 > anywhere and v.start_frame >= 0:
                 res.unobservable["speeding_slow_in_view"] += 1
+            elif anywhere >= 3 > seen and v.start_frame >= 0:
+                res.unobservable["speeding_outside_zone"] += 1
         ok = (v.start_frame >= 0 and v.start_frame < n - tail_s * fps
               and visible[v.track_id] >= fps
               and seen >= (3 if v.kind == "speeding" else fps))
@@ -350,6 +364,9 @@ def report(results: list[SeedResult]) -> str:
         lines.append(f"{k:<16} {tp[k]:>4} {fp[k]:>4} {fn[k]:>4} {p:>9.3f} {r:>7.3f} {un[k]:>15}")
     lines.append(f"speeding episodes in view >= 3 frames but faster than limit + tolerance "
                  f"in < 3 of them (excluded above): {un['speeding_slow_in_view']}")
+    lines.append(f"speeding episodes faster than limit + tolerance in view >= 3 frames but "
+                 f"in < 3 of them inside the rule's measurement zone (excluded above): "
+                 f"{un['speeding_outside_zone']}")
     if not any(r.plates for r in results):
         lines.append("plate reading skipped (--no-plates)")
     else:
