@@ -29,7 +29,9 @@ SCHEMA: Final[tuple[str, ...]] = (
     " device TEXT NOT NULL, ts_ns BIGINT NOT NULL, subject TEXT,"
     " stored_seq BIGINT NOT NULL, body {blob} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts_ns)",
-    "CREATE INDEX IF NOT EXISTS events_subject ON events (subject)",
+    # ``subject`` is written but never searched: its index (stores before 2026-11-24 had
+    # one) cost every stored event a random-key B-tree insert, some 5 us an alert change
+    "DROP INDEX IF EXISTS events_subject",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     # -- plate reads
     "CREATE TABLE IF NOT EXISTS plate_reads ("

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import msgspec
+from pathlib import Path
 
-from cloud.stores.bundle import CloudStores
+import msgspec
+import pytest
+
+from cloud.config import StoreSettings
+from cloud.stores.bundle import CloudStores, stores_on
+from cloud.stores.db import Database, PostgresDatabase, SqliteDatabase
+from cloud.stores.schema import SCHEMA
 from ioc.contract import ConfigAck
 
 
@@ -147,3 +153,35 @@ def test_concurrent_acknowledgements_one_wins(stores: CloudStores, make) -> None
         t.join()
     assert sorted(outcomes) == ["conflict"] * 5 + ["ok"]
     assert [a.action for a in stores.alerts.actions("flood")] == ["acknowledge"]
+
+
+def test_a_store_made_before_loses_the_unused_subject_index(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, make) -> None:
+    # stores made before 2026-11-24 indexed events.subject, which nothing searches
+    old_schema = (*SCHEMA, "CREATE INDEX IF NOT EXISTS events_subject ON events (subject)")
+    dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
+
+    def open_db(schema: tuple[str, ...]) -> Database:
+        if dsn is not None:
+            return PostgresDatabase(dsn, schema)
+        return SqliteDatabase(tmp_path / "events.sqlite", schema)
+
+    def indexes(db: Database) -> set[str]:
+        sql = ("SELECT indexname FROM pg_indexes WHERE tablename = 'events'" if dsn else
+               "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+        return {str(r[0]) for r in db.query(sql)}
+
+    old = open_db(old_schema)
+    assert "events_subject" in indexes(old)
+    old.close_all()
+    new = open_db(SCHEMA)
+    try:
+        assert "events_subject" not in indexes(new)
+        assert "events_kind_ts" in indexes(new)  # the one the API searches stays
+        settings = StoreSettings(events_path=tmp_path / "events.sqlite",
+                                 timeseries_path=tmp_path / "ts.sqlite",
+                                 evidence_dir=tmp_path / "evidence")
+        assert stores_on(new, settings, stale_after_s=60).events.put(
+            [make.alert("a1", "flood-kimlong")]) == 1
+    finally:
+        new.close_all()
