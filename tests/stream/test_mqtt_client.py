@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from ioc.broker import MosquittoBroker
-from stream.mqtt_client import MqttPublisher, MqttSubscriber
+from stream.mqtt_client import ACK_LINGER_S, LINGER_S, MqttPublisher, MqttSubscriber
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +83,25 @@ def test_reads_linger_so_that_what_arrives_meanwhile_comes_in_one_read(
     else:
         assert sub.reads - reads == 3
         assert m0.received_at < m1.received_at < m2.received_at
+
+
+def test_the_publisher_reads_its_acknowledgements_after_a_longer_pause(
+        mosquitto: MosquittoBroker) -> None:
+    assert MqttPublisher("127.0.0.1", 1, client_id="x").linger_s == ACK_LINGER_S
+    assert ACK_LINGER_S > LINGER_S  # PUBACKs are waited for by nothing but flush()
+    pub = MqttPublisher("127.0.0.1", mosquitto.port, client_id="pub-acks", qos=1,
+                        linger_s=0.08)
+    pub.start()
+    _until(lambda: pub.connects == 1)
+    time.sleep(0.3)  # the CONNACK's read and its pause are over
+    reads = pub.reads
+    for i in range(3):  # the first PUBACK is read at once, the next two one pause later
+        pub.publish([(f"t/{i}", f"m{i}".encode())])
+        time.sleep(0.01)
+    assert pub.pending() >= 1  # still in flight while the reader pauses
+    assert pub.flush(5.0)
+    assert pub.reads - reads in (1, 2)  # three PUBACKs 10 ms apart (2 on time, 1 if late)
+    pub.close()
 
 
 def test_linger_is_bounded() -> None:
