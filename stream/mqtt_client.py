@@ -331,6 +331,7 @@ class MqttPublisher(_Connection):
                          keepalive_s=keepalive_s, name=name, login=login, linger_s=linger_s)
         self.qos = qos
         self._in_flight: dict[int, bytes] = {}  # packet id -> PUBLISH, until its PUBACK
+        self._unsent: set[int] = set()  # in flight, handed over while not connected
         self._next_id = 0
         self._lock = threading.Condition()
 
@@ -352,12 +353,17 @@ class MqttPublisher(_Connection):
                     lambda: len(self._in_flight) + len(messages) <= MAX_IN_FLIGHT, timeout_s):
                 raise TimeoutError(f"{self.name}: {len(self._in_flight)} messages"
                                    f" unacknowledged for {timeout_s} s")
+            pids = []
             for topic, payload in messages:
                 pid = self._packet_id()
                 packet = publish_packet(topic, payload, 1, pid)
                 self._in_flight[pid] = packet
                 packets.append(packet)
-            self._send(b"".join(packets))  # not connected: sent on connect
+                pids.append(pid)
+            # _attach() takes this lock too: a connection cannot appear meanwhile
+            connected = self._sock is not None
+            if not self._send(b"".join(packets)) and not connected:
+                self._unsent.update(pids)  # never written: sent on connect, not as DUP
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every QoS 1 message is acknowledged; False when time ran out."""
@@ -378,11 +384,17 @@ class MqttPublisher(_Connection):
         # one critical section with publish(): a message goes out either here or there
         with self._lock:
             super()._attach(sock)
-            again = [set_dup(p) for p in self._in_flight.values()]
-            if again:
+            unsent, self._unsent = self._unsent, set()
+            out = [p if pid in unsent else set_dup(p) for pid, p in self._in_flight.items()]
+            again = len(out) - len(unsent)
+            if again:  # written on a connection that broke before their PUBACK
                 logger.warning("%s: sending %d unacknowledged messages again", self.name,
-                               len(again))
-                self._send(b"".join(again))
+                               again)
+            if unsent:
+                logger.info("%s: sending %d messages published before the connection was up",
+                            self.name, len(unsent))
+            if out:
+                self._send(b"".join(out))
 
     def _control(self, packets: list[tuple[int, bytes]]) -> None:
         with self._lock:

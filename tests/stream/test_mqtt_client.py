@@ -3,6 +3,7 @@ unacknowledged ones come again after a reconnect, published ones survive a broke
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +192,38 @@ def test_publisher_delivers_batches_and_holds_them_through_an_outage(tmp_path: P
     watcher.disconnect()
     pub.close()
     broker.stop()
+
+
+class _Wire:
+    """A socket stand-in that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.written = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+
+def test_messages_published_before_the_connection_are_not_sent_as_duplicates(
+        caplog: pytest.LogCaptureFixture) -> None:
+    pub = MqttPublisher("127.0.0.1", 1, client_id="x", qos=1)
+    pub.publish([("t/a", b"early")])  # no connection yet: held
+    first = _Wire()
+    with caplog.at_level(logging.INFO, logger="stream.mqtt_client"):
+        pub._attach(first)  # type: ignore[arg-type]
+    assert first.written[0] == 0x32  # PUBLISH, QoS 1, DUP clear: never sent before
+    assert first.written.endswith(b"early")
+    assert "again" not in caplog.text
+    assert "1 messages published before the connection was up" in caplog.text
+    pub.publish([("t/b", b"late")])  # written on this connection, then it breaks
+    second = _Wire()
+    caplog.clear()
+    pub._sock = None
+    pub._attach(second)  # type: ignore[arg-type]
+    # both unacknowledged: both written before, so both go again marked DUP
+    w = second.written
+    cut = 2 + w[1]  # the first packet: fixed header and its remaining length
+    assert (w[0], w[cut]) == (0x3A, 0x3A)  # PUBLISH, QoS 1, DUP set
+    assert w[:cut].endswith(b"early")
+    assert w.endswith(b"late")
+    assert "sending 2 unacknowledged messages again" in caplog.text
