@@ -207,8 +207,8 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
     fast_in_zone: dict[int, set[int]] = defaultdict(set)
     sp = cfg.rules.speeding
     over_kmh = sp.limit_kmh + sp.tolerance_kmh if sp is not None else float("inf")
-    speed_zone = (np.array(sp.zone, np.float32).reshape(-1, 1, 2) if sp is not None
-                  else np.zeros((0, 1, 2), np.float32))
+    # (without a speeding rule over_kmh is infinite: nothing is fast, the zone is not used)
+    speed_zone = np.array(sp.zone if sp is not None else [], np.float32).reshape(-1, 1, 2)
     visible: Counter[int] = Counter()
     plate_frames: Counter[int] = Counter()
     plate_width: dict[int, float] = {}
@@ -237,7 +237,7 @@ def run_seed(seed: int, frames: int, tail_s: float, evidence_dir: Path,
                 if v.speed_kmh > over_kmh:
                     fast[v.track_id].add(frame.index)
                     foot = ((v.box[0] + v.box[2]) / 2, v.box[3])  # where it touches the road
-                    if len(speed_zone) and cv2.pointPolygonTest(speed_zone, foot, False) >= 0:
+                    if cv2.pointPolygonTest(speed_zone, foot, False) >= 0:
                         fast_in_zone[v.track_id].add(frame.index)
             plate_text[v.track_id] = v.plate.text
             if v.plate_box is not None:

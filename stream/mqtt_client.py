@@ -360,10 +360,11 @@ class MqttPublisher(_Connection):
                 self._in_flight[pid] = packet
                 packets.append(packet)
                 pids.append(pid)
-            # _attach() takes this lock too: a connection cannot appear meanwhile
-            connected = self._sock is not None
-            if not self._send(b"".join(packets)) and not connected:
+            # _attach() takes this lock too: no connection can appear meanwhile
+            if self._sock is None:
                 self._unsent.update(pids)  # never written: sent on connect, not as DUP
+            else:  # a write that fails goes again, marked DUP, after the reconnect
+                self._send(b"".join(packets))
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every QoS 1 message is acknowledged; False when time ran out."""

@@ -156,7 +156,8 @@ def test_concurrent_acknowledgements_one_wins(stores: CloudStores, make) -> None
 
 
 def test_a_store_made_before_loses_the_unused_subject_index(
-        backend: str, tmp_path: Path, request: pytest.FixtureRequest, make) -> None:
+        backend: str, tmp_path: Path, settings: StoreSettings, request: pytest.FixtureRequest,
+        make) -> None:
     # stores made before 2026-11-24 indexed events.subject, which nothing searches
     old_schema = (*SCHEMA, "CREATE INDEX IF NOT EXISTS events_subject ON events (subject)")
     dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
@@ -178,9 +179,6 @@ def test_a_store_made_before_loses_the_unused_subject_index(
     try:
         assert "events_subject" not in indexes(new)
         assert "events_kind_ts" in indexes(new)  # the one the API searches stays
-        settings = StoreSettings(events_path=tmp_path / "events.sqlite",
-                                 timeseries_path=tmp_path / "ts.sqlite",
-                                 evidence_dir=tmp_path / "evidence")
         assert stores_on(new, settings, stale_after_s=60).events.put(
             [make.alert("a1", "flood-kimlong")]) == 1
     finally:
