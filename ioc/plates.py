@@ -37,8 +37,8 @@ __all__ = [
 #: Letters in use on plates: never I, J, O, Q, W (R only for trailers).
 LETTERS = "ABCDEFGHKLMNPSTUVXYZ"
 _L = "[A-HK-NPS-VX-Z]"
-CAR_RE = re.compile(rf"^\d{{2}}({_L}{{1,2}}|R)\d{{4,5}}$")
-MOTORBIKE_RE = re.compile(rf"^\d{{2}}({_L}[1-9]|{_L}{{2}}|MĐ[1-9]?)\d{{4,5}}$")
+CAR_RE = re.compile(rf"^[0-9]{{2}}({_L}{{1,2}}|R)[0-9]{{4,5}}$")
+MOTORBIKE_RE = re.compile(rf"^[0-9]{{2}}({_L}[1-9]|{_L}{{2}}|MĐ[1-9]?)[0-9]{{4,5}}$")
 
 # OCR confusions corrected by position (vietnam.md §1).
 _TO_DIGIT = dict(zip("OQDUILJZSGTBA", "0000111256784", strict=True))
@@ -193,7 +193,7 @@ def _fit(text: str, template: str) -> tuple[str, int] | None:
     subs = 0
     for ch, slot in zip(text, template, strict=True):
         if slot in "DN":
-            c = ch if ch.isdigit() else _TO_DIGIT.get(ch)
+            c = ch if ch in "0123456789" else _TO_DIGIT.get(ch)  # ASCII only
             if c is None or (slot == "N" and c == "0"):
                 return None
         elif slot == "R":

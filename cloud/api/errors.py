@@ -13,6 +13,7 @@ Shape of every error answer::
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -131,12 +132,40 @@ def install_handlers(app: FastAPI) -> None:
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: a JSON ``\u0000`` escape: its backslash is not itself escaped (``\\u0000`` is text)
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+#: deeper JSON than this is refused before the parser recurses into it
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped; not validated)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 class BodyGuard:
     """ASGI middleware: a request body larger than ``max_bytes`` gets 413, one that is not
     ``application/json`` gets 415, before the app reads a byte of it; a NUL character in
-    the path, query or body gets 422 (PostgreSQL cannot store it)."""
+    the path, query or body gets 422 (PostgreSQL cannot store it), and so does JSON nested
+    deeper than :data:`MAX_JSON_DEPTH` (the parser's recursion limit gave a 400 without a
+    reason)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -157,7 +186,8 @@ class BodyGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not re.fullmatch(r"[0-9]{1,19}", declared)
+                                     or int(declared) > self.max_bytes):
             await self._refuse(scope, send, 413, f"body of {declared} bytes is larger than"
                                f" {self.max_bytes} bytes", "header.Content-Length")
             return
@@ -177,13 +207,17 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if b"\x00" in body or b"\\u0000" in body:
+        if b"\x00" in body or _NUL_ESCAPE.search(body):
             await self._refuse(scope, send, 422, "NUL characters are not allowed", "body")
             return
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if body and ctype != "application/json":
             await self._refuse(scope, send, 415, f"body must be application/json, got"
                                f" {ctype or 'no Content-Type'}", "header.Content-Type")
+            return
+        if json_depth(body) > MAX_JSON_DEPTH:
+            await self._refuse(scope, send, 422, f"JSON nests arrays and objects deeper than"
+                               f" {MAX_JSON_DEPTH} levels", "body")
             return
         sent = False
 

@@ -36,7 +36,7 @@ class WatchlistIn(In):
 
     plate: str = Field(examples=["75A-123.45"], description="any spacing; stored normalised")
     reason: str = Field(min_length=1, max_length=MAX_TEXT)
-    owner: str | None = Field(default=None, max_length=MAX_TEXT,
+    owner: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT,
                               description="officer or unit responsible (default: the caller)")
     expires_at: AwareDatetime | None = Field(default=None, description="null: never expires")
 
@@ -178,6 +178,13 @@ class AssignIn(In):
 
 class CommentIn(In):
     text: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a comment needs some text, not only spaces")
+        return value.strip()
 
 
 # ------------------------------------------------------------------ stations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -80,7 +80,10 @@ def _expiry(value: datetime | None) -> int | None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"expires_at {value.isoformat()} has no timezone")
-    return to_ns(value.astimezone(UTC))
+    try:
+        return to_ns(value)  # (converting to UTC first overflowed near year 1 and 9999)
+    except ValueError as exc:
+        raise ValueError(f"expires_at {exc}") from exc
 
 
 def _entry(row: Row) -> WatchlistEntry:

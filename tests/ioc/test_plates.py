@@ -114,11 +114,14 @@ def test_correct(ocr: str, kind: VehicleKind, expected: str, subs: int) -> None:
     assert P.correct(ocr, kind) == (expected, subs)
 
 
-@pytest.mark.parametrize("ocr", ["75A12", "ABCDEFGH", "75A12345678", "7#A12345"])
+# the last two: a full-width 5 and Arabic-Indic digits are digits to str.isdigit(), not on a plate
+@pytest.mark.parametrize("ocr", ["75A12", "ABCDEFGH", "75A12345678", "7#A12345", "75A1234\uff15",
+                                 "\u0667\u0665A\u0661\u0662\u0663\u0664\u0665"])
 def test_correct_gives_up_on_hopeless_reads(ocr: str) -> None:
     fixed, subs = P.correct(ocr)
     assert subs == -1
     assert fixed == P.normalise(ocr)
+    assert not P.is_valid(ocr)
 
 
 @pytest.mark.parametrize(

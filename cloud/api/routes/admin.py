@@ -18,7 +18,8 @@ from cloud.stores.db import DatabaseError
 router = APIRouter(tags=["admin"])
 
 
-@router.get("/health", summary="Liveness and store reachability (no token needed)")
+@router.api_route("/health", methods=["GET", "HEAD"],
+                  summary="Liveness and store reachability (no token needed; HEAD for monitors)")
 def health(request: Request) -> JSONResponse:
     try:
         get_ctx(request).stores.db.query("SELECT 1")

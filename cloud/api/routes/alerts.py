@@ -10,6 +10,7 @@ only, and when shown the query is audited.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -98,7 +99,7 @@ async def alert_stream(
     board = ctx.stores.alerts
     cursor: int
     if last_event_id is not None:
-        if not last_event_id.isdigit() or int(last_event_id) > 2**63 - 1:
+        if not re.fullmatch(r"[0-9]{1,19}", last_event_id) or int(last_event_id) > 2**63 - 1:
             raise invalid("header.Last-Event-ID", f"{last_event_id!r} is not a sequence number")
         cursor = int(last_event_id)
     elif after is not None:

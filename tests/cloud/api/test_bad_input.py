@@ -101,6 +101,34 @@ CASES: list[tuple[str, str, str, dict[str, object], int, str, str]] = [
      {"headers": {"Last-Event-ID": "99999999999999999999"}}, 422, "header.Last-Event-ID",
      "not a sequence number"),
     ("admin", "PUT", "/api/v1/me", {}, 405, "", "PUT is not allowed on /api/v1/me"),
+    # near year 1 or 9999 with an offset, converting to UTC overflowed (it was a 500)
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "75A12345", "reason": "r", "expires_at": "0001-01-01T00:00:00+14:00"}},
+     422, "body", "outside the times a store keeps"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "75A12345", "reason": "r", "expires_at": "9999-12-31T23:59:59-14:00"}},
+     422, "body", "outside the times a store keeps"),
+    # digits that are digits to str.isdigit() but not to int() or a plate (were 500 / stored)
+    ("flood_operator", "GET", "/api/v1/alerts/stream",
+     {"headers": {"Last-Event-ID": "1\xb9".encode("latin-1")}}, 422, "header.Last-Event-ID",
+     "not a sequence number"),
+    ("flood_operator", "GET", "/api/v1/alerts/stream",
+     {"headers": {"Last-Event-ID": "1" * 5000}}, 422, "header.Last-Event-ID",
+     "not a sequence number"),
+    ("police", "POST", "/api/v1/watchlist", {"json": {"plate": "75A1234\uff15", "reason": "r"}},
+     422, "body.plate", "not a Vietnamese plate"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "\u0667\u0665A\u0661\u0662\u0663\u0664\u0665", "reason": "r"}},
+     422, "body.plate", "not a Vietnamese plate"),
+    # the JSON parser's recursion limit answered 400 without saying why
+    ("police", "POST", "/api/v1/watchlist",
+     {"content": b'{"plate":' + b"[" * 2000 + b"]" * 2000 + b"}",
+      "headers": {"Content-Type": "application/json"}}, 422, "body", "deeper than 32 levels"),
+    ("police", "POST", "/api/v1/watchlist",
+     {"json": {"plate": "75A12345", "reason": "r", "owner": ""}}, 422, "body.owner",
+     "at least 1 character"),
+    ("flood_operator", "POST", "/api/v1/alerts/x/comments", {"json": {"text": "   "}}, 422,
+     "body.text", "not only spaces"),
 ]
 
 
@@ -118,6 +146,22 @@ def test_bad_input_is_a_clear_4xx(client: httpx.Client, as_role, role: str, meth
     assert text in body["message"], body
     if where:
         assert where in [p["where"] for p in body["problems"]], body
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client: httpx.Client,
+                                                              as_role) -> None:
+    """``\\u0000`` in JSON is a backslash and the text u0000, which a store keeps."""
+    body = b'{"plate": "75A12345", "reason": "see C:\\\\u0000dir"}'
+    response = client.post("/api/v1/watchlist", content=body, headers={
+        **as_role.headers("police"), "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["reason"] == "see C:\\u0000dir"
+
+
+def test_health_answers_head_for_monitors(client: httpx.Client) -> None:
+    response = client.head("/health")
+    assert response.status_code == 200
+    assert response.content == b""
 
 
 def test_body_larger_than_declared_is_cut_off(client: httpx.Client, as_role) -> None:
