@@ -29,9 +29,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base of every config model: unknown keys are errors, instances are immutable."""
+    """Base of every config model: unknown keys are errors, instances are immutable, and a
+    number is a finite number (YAML's ``.nan`` and ``.inf`` compare false or absurdly: a
+    threshold of ``.nan`` was a level no reading reaches, a dead-band of ``.inf`` an alert
+    that never clears)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +61,32 @@ class ConfigError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _line_index(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
+def _line_index(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ...], int],
+                duplicates: list[tuple[tuple[str, ...], int, int]] | None = None,
+                open_nodes: set[int] | None = None) -> None:
+    """The line of every key path under ``node``; a key given twice in one mapping (YAML
+    keeps the last silently) is added to ``duplicates`` as (path, first line, line)."""
+    open_nodes = set() if open_nodes is None else open_nodes
+    if id(node) in open_nodes:
+        raise ValueError("an alias refers to a mapping or list that contains it")
     out.setdefault(prefix, node.start_mark.line + 1)
+    open_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
         for key, value in node.value:
             path = (*prefix, str(key.value))
-            out[path] = key.start_mark.line + 1
-            _line_index(value, path, out)
+            line = key.start_mark.line + 1
+            if key.value in first and key.value != "<<" and duplicates is not None:
+                duplicates.append((path, first[key.value], line))
+            first.setdefault(key.value, line)
+            out[path] = line
+            _line_index(value, path, out, duplicates, open_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             path = (*prefix, str(i))
             out[path] = item.start_mark.line + 1
-            _line_index(item, path, out)
+            _line_index(item, path, out, duplicates, open_nodes)
+    open_nodes.discard(id(node))
 
 
 def _short(value: Any) -> str:
@@ -199,23 +216,32 @@ def _problems(
         yield ConfigProblem(name, line, ".".join(loc), value, message)
 
 
-def validate_data(model: type[M], data: Any, name: str, lines: dict[tuple[str, ...], int]) -> M:
-    """Validate already-parsed data; problems name ``name`` and the lines given."""
+def validate_data(model: type[M], data: Any, name: str, lines: dict[tuple[str, ...], int],
+                  context: dict[str, Any] | None = None) -> M:
+    """Validate already-parsed data; problems name ``name`` and the lines given.
+    ``context`` reaches the model's validators (what the file is checked against)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(list(_problems(exc, name, lines, model))) from None
 
 
-def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None) -> M:
+def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None,
+                    context: dict[str, Any] | None = None) -> M:
     """Parse and validate a YAML file into ``model``; raise :class:`ConfigError` naming the
-    file, line, key path and bad value of every problem."""
+    file, line, key path and bad value of every problem (``context``: see
+    :func:`validate_data`)."""
     name = str(path)
     if text is None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError([ConfigProblem(name, None, "", "", f"cannot read: {exc}")]) from None
+        except UnicodeDecodeError as exc:
+            line = text_line(Path(path).read_bytes(), exc.start)
+            raise ConfigError([ConfigProblem(
+                name, line, "", "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at"
+                f" offset {exc.start}")]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -226,9 +252,22 @@ def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None
         problems = [ConfigProblem(name, line, "", "", f"not valid YAML: {problem}")]
         raise ConfigError(problems) from None
     lines: dict[tuple[str, ...], int] = {}
+    duplicates: list[tuple[tuple[str, ...], int, int]] = []
     if node is not None:
-        _line_index(node, (), lines)
-    return validate_data(model, data if data is not None else {}, name, lines)
+        try:
+            _line_index(node, (), lines, duplicates)
+        except ValueError as exc:
+            raise ConfigError([ConfigProblem(name, None, "", "", str(exc))]) from None
+    if duplicates:
+        raise ConfigError([ConfigProblem(name, line, ".".join(path), "",
+                                         f"key given twice (first at line {first}): remove one")
+                           for path, first, line in duplicates])
+    return validate_data(model, data if data is not None else {}, name, lines, context)
+
+
+def text_line(data: bytes, offset: int) -> int:
+    """The 1-based line of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def read_secret_file(path: Path, key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -119,6 +120,8 @@ class IngestConfig(StrictModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError(f"oldest must carry a time zone, got {v.isoformat()}")
+        if v > datetime.now(UTC):
+            raise ValueError("oldest is in the future: every reading would be refused")
         return v
 
 
@@ -157,6 +160,17 @@ class InfluxConfig(StrictModel):
     flush_interval_ms: int = Field(default=200, ge=10, le=60_000)
     timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
 
+    def token(self) -> str:
+        """The API token ("" with ``token_env: null``, for a server without one); a named
+        variable that is not set is a ValueError (every write would get a 401)."""
+        if self.token_env is None:
+            return ""
+        value = os.environ.get(self.token_env)
+        if value is None:
+            raise ValueError(f"influx.token_env: environment variable {self.token_env} is not"
+                             " set (token_env: null for a server without a token)")
+        return value
+
 
 class StreamConfig(StrictModel):
     """Everything the dataflow needs."""
@@ -192,3 +206,48 @@ def default_config_path() -> Path:
 def load_config(path: Path | str | None = None) -> StreamConfig:
     """Load a stream config file (the shipped defaults when ``path`` is None)."""
     return load_yaml_model(StreamConfig, path or default_config_path())
+
+
+def preflight(config: StreamConfig) -> list[str]:
+    """What would stop ``config`` from running, found before the dataflow starts (each
+    problem a line naming the key): the rules file (loaded, and checked against the
+    configured stations when it lists any), the broker password and InfluxDB token
+    references, and store and recovery folders that cannot be created or written.
+    Nothing is created."""
+    from ioc.config import ConfigError
+    from stream.rules_config import load_rules
+
+    problems: list[str] = []
+    try:  # (a config that lists no stations leaves the rules' stations unchecked)
+        load_rules(config.rules, stations=config.stations or None)
+    except ConfigError as exc:
+        problems += [str(p) for p in exc.problems]
+    checks = [config.mqtt.login] + ([config.influx.token] if config.influx else [])
+    for check in checks:
+        try:
+            check()
+        except ValueError as exc:
+            problems.append(str(exc))
+    folders = [("store.timeseries_path", config.store.timeseries_path.parent),
+               ("store.events_path", config.store.events_path.parent)]
+    if config.recovery.dir is not None:
+        folders.append(("recovery.dir", config.recovery.dir))
+    for key, folder in folders:
+        why = _unwritable(folder)
+        if why:
+            problems.append(f"{key}: {folder}: {why}")
+    return problems
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be made in ``folder`` (None: they can, creating it if needed)."""
+    at = folder.absolute()
+    while not at.exists():
+        if at.parent == at:
+            break
+        at = at.parent
+    if not at.is_dir():
+        return f"{at} is not a folder"
+    if not os.access(at, os.W_OK | os.X_OK):
+        return f"{at} is not writable by this user"
+    return None

@@ -122,7 +122,9 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     """The city's dataflow for ``config``, reading MQTT and writing to ``io``'s stores."""
     mqtt_cfg = config.mqtt
     counters = io.counters
-    rules = load_rules(config.rules)  # once, shared by the station and camera steps
+    # once, shared by the station and camera steps; a station the rules name that the
+    # config does not list is refused (a typo would silence that river's alarms)
+    rules = load_rules(config.rules, stations=config.stations or None)
     flow = Dataflow(flow_id)
     log_dir = config.recovery.dir / "input" if config.recovery.dir is not None else None
     login = mqtt_cfg.login()

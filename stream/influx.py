@@ -21,7 +21,6 @@ kept for the next attempt (bounded), never raised into the dataflow.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import zlib
 from typing import Any
@@ -82,8 +81,7 @@ class InfluxWriter:
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         cfg = self.config
-        token = os.environ.get(cfg.token_env, "") if cfg.token_env else ""
-        self._client = InfluxDBClient(url=cfg.url, token=token, org=cfg.org,
+        self._client = InfluxDBClient(url=cfg.url, token=cfg.token(), org=cfg.org,
                                       timeout=cfg.timeout_ms)
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 

@@ -19,15 +19,16 @@ up per reading.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ioc.config import StrictModel, load_yaml_model
@@ -132,8 +133,16 @@ class RuleSpec(StrictModel):
     stations: dict[Slug, StationOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _cross_check(self) -> RuleSpec:
+    def _cross_check(self, info: ValidationInfo) -> RuleSpec:
         problems: list[tuple[tuple[str | int, ...], Any, str]] = []
+        known = (info.context or {}).get("stations")
+        if known is not None:  # a station the stream does not know: a typo silences it
+            for i, station in enumerate(self.match.stations or ()):
+                if station not in known:
+                    problems.append((("match", "stations", i), station, _unknown(station, known)))
+            for station in self.stations:
+                if station not in known:
+                    problems.append((("stations", station), station, _unknown(station, known)))
         expected_unit = MEASURES.get(self.match.measure)
         if expected_unit is not None and self.unit != expected_unit:
             problems.append((("unit",), self.unit,
@@ -170,6 +179,12 @@ class RuleSpec(StrictModel):
         return self
 
 
+def _unknown(station: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(station, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no such station in the stream config's stations{hint}"
+
+
 def _levels_problems(levels: list[LevelSpec]) -> list[tuple[tuple[str | int, ...], Any, str]]:
     """Levels must increase in number and threshold, and severity must not fall."""
     problems: list[tuple[tuple[str | int, ...], Any, str]] = []
@@ -198,10 +213,20 @@ class RulesFile(StrictModel):
     utc_offset: str = Field(default="+07:00", pattern=r"^[+-]\d{2}:\d{2}$")
     rules: list[RuleSpec] = Field(default_factory=list)
 
+    @field_validator("utc_offset")
+    @classmethod
+    def _offset(cls, value: str) -> str:
+        hh, mm = int(value[1:3]), int(value[4:6])
+        if hh > 14 or mm > 59 or (hh == 14 and mm):
+            raise ValueError("not a UTC offset (they run from -14:00 to +14:00)")
+        return value
+
     @model_validator(mode="after")
     def _unique_names(self) -> RulesFile:
         seen: dict[str, int] = {}
         problems: list[tuple[tuple[str | int, ...], Any, str]] = []
+        if not self.rules:  # an empty or truncated file would silence every alarm
+            problems.append((("rules",), [], "no rules: the stream would raise no alert"))
         for i, rule in enumerate(self.rules):
             if rule.name in seen:
                 problems.append((("rules", i, "name"), rule.name,
@@ -342,7 +367,11 @@ def default_rules_path() -> Path:
     return Path(str(resources.files("stream") / "rules.yaml"))
 
 
-def load_rules(path: Path | str | None = None, *, text: str | None = None) -> RuleSet:
+def load_rules(path: Path | str | None = None, *, text: str | None = None,
+               stations: Collection[str] | None = None) -> RuleSet:
     """Load and compile a rules file (the shipped one when ``path`` is None); raises
-    :class:`ioc.config.ConfigError` naming file, line, key path and value of each problem."""
-    return RuleSet(load_yaml_model(RulesFile, path or default_rules_path(), text=text))
+    :class:`ioc.config.ConfigError` naming file, line, key path and value of each problem.
+    ``stations``: the stations the stream knows; a rule naming another is refused."""
+    context = {"stations": frozenset(stations)} if stations is not None else None
+    return RuleSet(load_yaml_model(RulesFile, path or default_rules_path(), text=text,
+                                   context=context))

@@ -44,6 +44,36 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
     assert [p.path for p in info.value.problems] == ["site", "mqtt.port", "bogus"]
 
 
+def test_a_key_given_twice_is_named_with_both_lines() -> None:
+    """YAML keeps the last of two equal keys silently (``fps`` twice kept the second)."""
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(StreamConfig, "c.yaml", text="site: hue\nmqtt:\n  port: 1\n"
+                        "  port: 2\nsite: other\n")
+    assert [str(p) for p in info.value.problems] == [
+        "c.yaml:4: mqtt.port: key given twice (first at line 3): remove one",
+        "c.yaml:5: site: key given twice (first at line 1): remove one"]
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"site: hue\n# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}:2: <top>: not UTF-8 text: byte 0xe9 at offset 15"
+
+
+def test_a_recursive_alias_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="an alias refers to a mapping or list that contains"):
+        load_yaml_model(StreamConfig, "c.yaml", text="stations: &x\n  a: *x\n")
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_numbers_must_be_finite(value: str) -> None:
+    with pytest.raises(ConfigError, match="Input should be a finite number"):
+        load_yaml_model(StreamConfig, "c.yaml",
+                        text=f"stations:\n  k:\n    name: K\n    lat: {value}\n")
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")

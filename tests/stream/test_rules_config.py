@@ -9,6 +9,7 @@ import pytest
 
 from ioc.config import ConfigError
 from ioc.contract import Severity
+from stream.config import load_config
 from stream.rules_config import MEASURES, RuleSet, default_rules_path, load_rules
 
 BASE = """\
@@ -102,6 +103,14 @@ def test_base_is_valid() -> None:
         ("match: {measure: water_level}", "match: {measure: rain_total, labels: {window: 1h}}",
          "rules.yaml:4: rules.0.match.labels.window: '1h': match the window length with"
          " window_s"),
+        # YAML's .nan and .inf: a level no reading reaches, an alert that never clears
+        ("kimlong: {thresholds: [1.0, 2.0, 3.5]}", "kimlong: {thresholds: [1.0, .nan, 3.5]}",
+         "rules.yaml:14: rules.0.stations.kimlong.thresholds.1: nan: Input should be a finite"),
+        ("    deadband: 0.1", "    deadband: .inf",
+         "rules.yaml:12: rules.0.deadband: inf: Input should be a finite number"),
+        # a key given twice: YAML keeps the last one without a word
+        ("    deadband: 0.1", "    deadband: 0.1\n    deadband: 50",
+         "rules.yaml:13: rules.0.deadband: key given twice (first at line 12): remove one"),
     ],
 )
 def test_config_errors_name_file_line_and_key(old: str, new: str, expected: str) -> None:
@@ -128,6 +137,36 @@ def test_mixed_thresholds_are_refused() -> None:
                         '{level: 2, name: "II", severity: high, at_least: 2.0}')
     with pytest.raises(ConfigError, match=r"rules\.yaml:9: rules\.0\.levels\.0: 'I': every level"):
         load_rules("rules.yaml", text=text)
+
+
+@pytest.mark.parametrize("offset", ["+24:00", "+99:99", "-14:30", "+07:60"])
+def test_a_utc_offset_that_is_none_is_a_config_error(offset: str) -> None:
+    with pytest.raises(ConfigError, match=rf"rules\.yaml:1: utc_offset: '\{offset}': not a UTC"):
+        load_rules("rules.yaml", text=f"utc_offset: '{offset}'\n" + BASE)
+    assert load_rules("rules.yaml", text="utc_offset: '-14:00'\n" + BASE).tz is not None
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "version: 1\nrules: []\n"])
+def test_a_file_without_rules_is_refused(text: str) -> None:
+    """An empty or truncated rules file would silence every alarm."""
+    with pytest.raises(ConfigError, match="no rules: the stream would raise no alert"):
+        load_rules("rules.yaml", text=text)
+
+
+def test_stations_are_checked_against_the_streams_stations() -> None:
+    """A typo in a station name turned that river's alarm off without a word."""
+    typo = BASE.replace("kimlong: {thresholds", "kimlog: {thresholds")
+    with pytest.raises(ConfigError) as info:
+        load_rules("rules.yaml", text=typo, stations={"kimlong", "phuoc"})
+    assert str(info.value) == ("rules.yaml:14: rules.0.stations.kimlog: 'kimlog': no such"
+                               " station in the stream config's stations; did you mean"
+                               " 'kimlong'?")
+    matched = BASE.replace("match: {measure: water_level}",
+                           "match: {measure: water_level, stations: [kimlong, phuco]}")
+    with pytest.raises(ConfigError, match=r"rules\.0\.match\.stations\.1: 'phuco': no such"):
+        load_rules("rules.yaml", text=matched, stations={"kimlong", "phuoc"})
+    load_rules("rules.yaml", text=typo)  # without the stream's stations: not checked
+    load_rules(stations=load_config().stations)  # the shipped rules and config agree
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
