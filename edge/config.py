@@ -54,7 +54,7 @@ class TlsConfig(StrictModel):
 class BrokerConfig(StrictModel):
     """Where the gateway publishes, and as whom (the password only by reference)."""
 
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password_env: EnvName | None = None

@@ -128,10 +128,10 @@ class MqttPublisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        if self.queue is not None and not self.queue.is_open:
+            self.queue.open()  # before the client counts as started: a bad path stops here
         self._client = client
         if self.queue is not None:
-            if not self.queue.is_open:
-                self.queue.open()
             self._sender_stop.clear()
             self._sender = threading.Thread(target=self._send_loop, name=f"{self.device}-sender",
                                             daemon=True)

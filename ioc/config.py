@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -216,6 +217,16 @@ def _problems(
         yield ConfigProblem(name, line, ".".join(loc), value, message)
 
 
+def fail_at(problems: list[tuple[tuple[str | int, ...], Any, str]], title: str) -> None:
+    """Raise one validation error per problem at its own key path, from a model
+    validator (so the loader reports the line of the offending key, not of the model)."""
+    if problems:
+        raise ValidationError.from_exception_data(title, [
+            InitErrorDetails(type=PydanticCustomError("config", msg), loc=loc, input=value)
+            for loc, value, msg in problems
+        ])
+
+
 def validate_data(model: type[M], data: Any, name: str, lines: dict[tuple[str, ...], int],
                   context: dict[str, Any] | None = None) -> M:
     """Validate already-parsed data; problems name ``name`` and the lines given.
@@ -277,6 +288,9 @@ def read_secret_file(path: Path, key: str) -> str:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{key}: {path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{key}: {path}: not UTF-8 text (a password file holds one line"
+                         " of text)") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ValueError(f"{key}: {path}: mode {stat.S_IMODE(mode):04o} lets other users "
                          f"read the secret; chmod 600 {path}")

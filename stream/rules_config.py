@@ -28,10 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ioc.config import StrictModel, load_yaml_model
+from ioc.config import StrictModel, fail_at, load_yaml_model
 from ioc.contract import QUANTITIES, Severity
 
 #: Measures a rule may watch, with their unit: the sensor quantities of the wire
@@ -55,13 +54,8 @@ Audience = Literal["operator", "police", "traffic", "technician"]
 
 
 def _fail(problems: list[tuple[tuple[str | int, ...], Any, str]], title: str) -> None:
-    """Raise one validation error per problem, each at its own key path (so the loader
-    reports the line of the offending entry, not of the whole rule)."""
-    if problems:
-        raise ValidationError.from_exception_data(title, [
-            InitErrorDetails(type=PydanticCustomError("rule", msg), loc=loc, input=value)
-            for loc, value, msg in problems
-        ])
+    """One validation error per problem, each at its own key path (:func:`fail_at`)."""
+    fail_at(problems, title)
 
 
 class LevelSpec(StrictModel):

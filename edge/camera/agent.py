@@ -199,35 +199,47 @@ class CameraAgent:
         return False
 
     def _switch(self, new: CameraGatewayConfig) -> str | None:
-        """Apply ``new``; on failure roll back to the running config and say why."""
+        """Apply ``new``; on failure keep the running config, every part of it, and say why.
+
+        Every new part (pipeline, source, signal) is built and opened before any running
+        one is touched; only when all of them work are they swapped in (a refused config
+        had left a new source or pipeline running under the old config's version)."""
         old, pipe = self.cfg, self.pipeline
         assert pipe is not None
+        fresh_pipe = fresh_source = fresh_signal = None
+        in_place = False
         try:
             if new.detector != old.detector or new.plates != old.plates:
-                self._publish(pipe.finish())
-                self.pipeline = pipe = self._factory(new)
-            else:
-                pipe.apply_config(new)
+                fresh_pipe = self._factory(new)
             if new.source != old.source:
-                self._reopen_source(new)
+                fresh_source = make_source(new.source)
+                fresh_source.open()  # raises SourceError before the running source is touched
             if new.signal != old.signal:
-                assert self.signal is not None
-                signal = make_signal(new.signal, self.publisher.broker,
-                                     f"{new.site}-{new.device}-signal")
-                signal.start()
-                self.signal.stop()
-                self.signal = signal
+                fresh_signal = make_signal(new.signal, self.publisher.broker,
+                                           f"{new.site}-{new.device}-signal")
+                fresh_signal.start()
+            if fresh_pipe is None:
+                in_place = True
+                pipe.apply_config(new)
         except (ConfigError, SourceError, ValueError, OSError) as exc:
-            self.pipeline = pipe if pipe is not None else self.pipeline
-            if self.pipeline is not None:
-                self.pipeline.apply_config(old)
+            if in_place:
+                pipe.apply_config(old)
+            if fresh_source is not None:
+                fresh_source.close()
+            if fresh_signal is not None:
+                fresh_signal.stop()
             return str(exc)
+        if fresh_pipe is not None:
+            self._publish(pipe.finish())
+            self.pipeline = fresh_pipe
+        if fresh_source is not None:
+            assert self.source is not None
+            self.source.close()
+            self.source = fresh_source
+        if fresh_signal is not None:
+            assert self.signal is not None
+            self.signal.stop()
+            self.signal = fresh_signal
         self.cfg = new
         return None
 
-    def _reopen_source(self, new: CameraGatewayConfig) -> None:
-        source = make_source(new.source)
-        source.open()  # raises SourceError before the running source is touched
-        assert self.source is not None
-        self.source.close()
-        self.source = source

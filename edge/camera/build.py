@@ -82,9 +82,13 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
                                 min_vehicle_height=pc.min_vehicle_height,
                                 first_reads=pc.first_reads, settled_conf=pc.settled_conf)
     ev = cfg.evidence
-    store = EvidenceStore(evidence_dir or _resolve(ev.dir, base), cfg.camera, tz=cfg.timezone,
-                          jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,
-                          max_bytes=ev.max_bytes, max_age_s=ev.max_age_days * 86400).open()
+    folder = evidence_dir or _resolve(ev.dir, base)
+    try:
+        store = EvidenceStore(folder, cfg.camera, tz=cfg.timezone,
+                              jpeg_quality=ev.jpeg_quality, max_images=ev.max_images,
+                              max_bytes=ev.max_bytes, max_age_s=ev.max_age_days * 86400).open()
+    except OSError as exc:
+        raise OSError(f"evidence.dir {folder}: cannot be used: {exc.strerror or exc}") from None
     src_fps = getattr(cfg.source, "fps", None)
     return CameraPipeline(cfg, detector=vehicles, plates=plates, evidence=store,
                           fps=fps or src_fps or 10.0)

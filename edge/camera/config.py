@@ -10,21 +10,82 @@ an error names the file, line, key path and value (see ``ioc.config``).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from edge.config import BrokerConfig, QueueConfig, Slug
 from edge.disk_queue import FullPolicy
-from ioc.config import ConfigError, ConfigProblem, StrictModel, load_yaml_model
+from ioc.config import ConfigError, ConfigProblem, StrictModel, fail_at, load_yaml_model
 from ioc.contract import VehicleClass
 
 Pt = tuple[float, float]
-Poly = Annotated[list[Pt], Field(min_length=3, max_length=64)]
-Arrow = Annotated[list[Pt], Field(min_length=2, max_length=2)]
 VEHICLES = tuple(VehicleClass)
+
+
+def _distinct(points: list[Pt]) -> list[Pt]:
+    if points[0] == points[1]:
+        raise ValueError("the two points are the same: a line needs two distinct points")
+    return points
+
+
+def _segments_cross(p: Pt, q: Pt, r: Pt, s: Pt) -> bool:
+    def side(a: Pt, b: Pt, c: Pt) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    return (side(p, q, r) * side(p, q, s) < 0) and (side(r, s, p) * side(r, s, q) < 0)
+
+
+def _simple_area(points: list[Pt]) -> list[Pt]:
+    """A polygon that encloses something and does not cross itself."""
+    n = len(points)
+    area = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]
+               for i in range(n)) / 2
+    if abs(area) < 1.0:
+        raise ValueError(f"the polygon encloses {abs(area):g} square pixels: its points are"
+                         " on one line or repeated")
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # neighbours through the closing edge
+            if _segments_cross(points[i], points[(i + 1) % n], points[j], points[(j + 1) % n]):
+                raise ValueError(f"the polygon crosses itself (edges {i} and {j}): give its"
+                                 " points in order around it")
+    return points
+
+
+def _iso_time(value: str | None) -> str | None:
+    """ISO 8601 with a UTC offset (frame times and signal cycles are absolute)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time, e.g. 2025-11-03T08:00:00+07:00") from None
+    if parsed.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2025-11-03T08:00:00+07:00")
+    return value
+
+
+def _topic_filter(value: str) -> str:
+    """An MQTT subscription filter: ``#`` only as the whole last level, ``+`` a whole level."""
+    levels = value.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            raise ValueError("'#' must be a whole level and the last one")
+        if "+" in level and level != "+":
+            raise ValueError("'+' must be a whole level")
+    if "\x00" in value:
+        raise ValueError("a topic has no NUL character")
+    return value
+
+
+Poly = Annotated[list[Pt], Field(min_length=3, max_length=64), AfterValidator(_simple_area)]
+Arrow = Annotated[list[Pt], Field(min_length=2, max_length=2), AfterValidator(_distinct)]
+IsoTime = Annotated[str | None, AfterValidator(_iso_time)]
 
 
 class SimulatorSource(StrictModel):
@@ -41,7 +102,7 @@ class SimulatorSource(StrictModel):
     realtime: bool = True
     max_frames: int | None = Field(default=None, ge=1)
     #: Simulated wall time of frame 0 (ISO 8601 with offset); None: when the agent starts.
-    start: str | None = None
+    start: IsoTime = None
 
 
 class UrlSource(StrictModel):
@@ -50,7 +111,7 @@ class UrlSource(StrictModel):
     type: Literal["url"]
     url: str
     #: For files: the wall time of the first frame (ISO 8601 with offset); None: now.
-    start: str | None = None
+    start: IsoTime = None
     #: Live streams: retry a dropped stream after this, doubling up to ``retry_max_s``.
     retry_initial_s: float = Field(default=1.0, gt=0, le=60)
     retry_max_s: float = Field(default=30.0, gt=0, le=3600)
@@ -162,7 +223,7 @@ class ScheduleSignal(StrictModel):
     yellow_s: float = Field(ge=0)
     red_s: float = Field(gt=0)
     offset_s: float = 0.0
-    epoch: str = "2025-01-01T00:00:00+07:00"
+    epoch: Annotated[str, AfterValidator(_iso_time)] = "2025-01-01T00:00:00+07:00"
 
 
 class MqttSignal(StrictModel):
@@ -170,7 +231,7 @@ class MqttSignal(StrictModel):
     or JSON with a ``state`` field). The topic is the controller's, not the contract's."""
 
     source: Literal["mqtt"]
-    topic: str = Field(min_length=1, max_length=512)
+    topic: Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_topic_filter)]
     #: The state is unknown (no red-light rule) when nothing arrived for this long.
     stale_s: float = Field(default=10.0, gt=0)
 
@@ -299,12 +360,25 @@ class CameraGatewayConfig(StrictModel):
     evidence: EvidenceConfig = EvidenceConfig()
     heartbeat_s: float = Field(default=30.0, ge=1, le=86400)
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        _check_timezone(value)
+        return value
+
     @model_validator(mode="after")
     def _checks(self) -> CameraGatewayConfig:
-        _check_simulator_frame(self)
-        _check_timezone(self.timezone)
+        problems: list[tuple[tuple[str | int, ...], object, str]] = []
+        src = self.source
+        if isinstance(src, SimulatorSource) and (src.width, src.height) != (
+                self.frame.width, self.frame.height):
+            problems.append((("frame",), f"{self.frame.width}x{self.frame.height}",
+                             f"the simulator source draws {src.width}x{src.height}"
+                             " (source.width/height)"))
         if self.rules.red_light is not None and self.signal is None:
-            raise ValueError("rules.red_light needs a signal source (signal: ...)")
+            problems.append((("rules", "red_light"), "",
+                             "needs a signal source (signal: ...)"))
+        fail_at(problems, "CameraGatewayConfig")
         return self
 
 
@@ -336,15 +410,6 @@ def zone_problems(cfg: CameraGatewayConfig) -> list[tuple[str, str]]:
             if not (0 <= u <= w and 0 <= v <= h) or not (math.isfinite(u) and math.isfinite(v)):
                 bad.append((f"{key}.{i}", f"[{u:g}, {v:g}]"))
     return bad
-
-
-def _check_simulator_frame(cfg: CameraGatewayConfig) -> None:
-    src = cfg.source
-    if isinstance(src, SimulatorSource) and (src.width, src.height) != (
-        cfg.frame.width, cfg.frame.height
-    ):
-        raise ValueError(f"source is {src.width}x{src.height} but frame says "
-                         f"{cfg.frame.width}x{cfg.frame.height}")
 
 
 def _check_timezone(name: str) -> None:
@@ -384,17 +449,35 @@ def load_camera_config(path: Path | str, *, text: str | None = None) -> CameraGa
     """
     cfg = load_yaml_model(CameraGatewayConfig, path, text=text)
     bad = zone_problems(cfg)
-    if bad:
+    w, h = cfg.frame.width, cfg.frame.height
+    problems = [(key, value, f"point outside the {w}x{h} frame (frame.width/height)")
+                for key, value in bad]
+    if not problems:  # the geometry on the ground: a degenerate calibration or arrow
+        from edge.camera.scene import build_scene
+
+        try:
+            build_scene(cfg)
+        except ValueError as exc:
+            key, sep, message = str(exc).partition(": ")
+            if not sep or " " in key:
+                key, message = "calibration", str(exc)
+            problems.append((key, "", message))
+    if problems:
         if text is None:
             text = Path(path).read_text(encoding="utf-8")
         lines = key_lines(text)
-        w, h = cfg.frame.width, cfg.frame.height
-        raise ConfigError([
-            ConfigProblem(str(path), lines.get(key), key, value,
-                          f"point outside the {w}x{h} frame (frame.width/height)")
-            for key, value in bad
-        ])
+        raise ConfigError([ConfigProblem(str(path), _line_of(lines, key), key, value, message)
+                           for key, value, message in problems])
     return cfg
+
+
+def _line_of(lines: dict[str, int], key: str) -> int | None:
+    """The line of ``key``, or of its nearest parent in the file."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rpartition(".")[0]
+    return None
 
 
 __all__ = ["CameraGatewayConfig", "FullPolicy", "load_camera_config"]

@@ -26,6 +26,7 @@ from ioc.contract import EvidenceImage, stable_id
 
 logger = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,120}$")
+_DAY = re.compile(r"^[0-9]{8}$")
 
 
 def ascii_text(text: str) -> str:
@@ -63,17 +64,27 @@ class EvidenceStore:
         self._bytes = 0
         self.expired = 0
 
-    def open(self) -> EvidenceStore:
-        """Create the folder and index the images an earlier run left, oldest first."""
-        self.root.mkdir(parents=True, exist_ok=True)
+    def open(self, *, read_only: bool = False) -> EvidenceStore:
+        """Create the folder and index the images an earlier run left, oldest first.
+
+        Only files this store writes count (``YYYYMMDD/<camera>-<time>-<key>-<role>.jpg``):
+        a folder shared with other files, or pointed at the wrong place, loses nothing to
+        retention. ``read_only`` (fetching an image): nothing is created or deleted."""
+        if not read_only:
+            self.root.mkdir(parents=True, exist_ok=True)
+        mine = re.compile(rf"^{re.escape(self.camera)}-[0-9]{{14}}-[0-9a-f]{{12}}-"
+                          rf"(before|at|after|plate)$")
         found = []
         for p in self.root.glob("*/*.jpg"):
+            if not (_DAY.match(p.parent.name) and mine.match(p.stem)):
+                continue
             st = p.stat()
             found.append((st.st_mtime, p.stem, p, st.st_size))
         for mtime, image_id, p, size in sorted(found):
             self._index[image_id] = (p, size, mtime)
             self._bytes += size
-        self.enforce_retention()
+        if not read_only:
+            self.enforce_retention()
         return self
 
     def caption(self, ts: datetime, location: str, extra: str = "") -> list[str]:

@@ -35,9 +35,25 @@ def config_kind(path: Path) -> str | None:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # UnicodeDecodeError is a ValueError
         return None
     return data.get("kind") if isinstance(data, dict) else None
+
+
+KINDS = ("camera_gateway", "sensor_gateway")
+
+
+def _kind_problem(path: Path) -> str | None:
+    """A ``kind`` that is neither gateway kind, said in one line (instead of the sensor
+    model's list of every camera key as unknown)."""
+    kind = config_kind(path)
+    if kind is None or kind in KINDS:
+        return None
+    from edge.camera.config import key_lines
+
+    line = key_lines(path.read_text(encoding="utf-8")).get("kind")
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: kind: {kind!r}: not a gateway kind (camera_gateway or sensor_gateway)"
 
 
 def _load(path: Path) -> object:
@@ -50,7 +66,26 @@ def _load(path: Path) -> object:
         cfg = load_camera_config(path)
         load_models(cfg, source=str(path))  # a model that is not ONNX or has the wrong shape
         return cfg
-    return load_sensor_config(path)
+    cfg = load_sensor_config(path)
+    if cfg.driver.type == "scenario":
+        _check_scenario(path, cfg.driver.scenario)
+    return cfg
+
+
+def _check_scenario(path: Path, scenario: str) -> None:
+    """A scenario the simulated gauge cannot play, named by the gateway config's key."""
+    from edge.camera.config import key_lines
+    from ioc.config import ConfigError, ConfigProblem
+    from simulators.sensors.scenario import load_scenario
+
+    try:
+        load_scenario(scenario)
+    except (OSError, ValueError) as exc:  # ConfigError is a ValueError
+        why = ("it is not a scenario file (it does not validate as one)"
+               if isinstance(exc, ConfigError) else str(exc))
+        line = key_lines(path.read_text(encoding="utf-8")).get("driver.scenario")
+        raise ConfigError([ConfigProblem(str(path), line, "driver.scenario", repr(scenario),
+                                         why)]) from None
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -58,11 +93,17 @@ def validate(args: argparse.Namespace) -> int:
 
     bad = 0
     for path in args.configs:
+        problem = _kind_problem(path)
         try:
+            if problem is not None:
+                raise ValueError(problem)
             _load(path)
         except ConfigError as exc:
             bad += 1
             print(exc)
+        except ValueError as exc:  # a scenario that cannot be loaded, a bad kind
+            bad += 1
+            print(exc if problem is not None else f"{path}: {exc}")
         else:
             print(f"{path}: ok")
     return 1 if bad else 0
@@ -77,6 +118,13 @@ def _on_signals(stop: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = _kind_problem(args.config)
+    if problem is not None:
+        print(problem)
+        return 1
+    if args.frames is not None and args.frames < 1:
+        print(f"--frames {args.frames}: give at least 1 (or leave it out to run until stopped)")
+        return 2
     if config_kind(args.config) == "camera_gateway":
         return run_camera(args)
     return run_sensor(args)
@@ -84,21 +132,29 @@ def run(args: argparse.Namespace) -> int:
 
 def run_sensor(args: argparse.Namespace) -> int:
     from edge.config import load_sensor_config
+    from edge.disk_queue import QueueError
     from edge.sensor_agent import SensorAgent
     from ioc import __version__
     from ioc.config import ConfigError
 
     try:
         cfg = load_sensor_config(args.config)
+        if cfg.driver.type == "scenario":
+            _check_scenario(args.config, cfg.driver.scenario)
         agent = SensorAgent.from_config(cfg, agent_version=__version__)
     except ConfigError as exc:  # names the file itself
         print(exc)
         return 1
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"{args.config}: {exc}")
         return 1
     _on_signals(agent.request_stop)
-    agent.start()
+    try:
+        agent.start()
+    except (QueueError, OSError) as exc:
+        print(f"{args.config}: {exc}")
+        agent.stop()
+        return 1
     try:
         stats = agent.run()
     finally:
@@ -133,7 +189,7 @@ def run_camera(args: argparse.Namespace) -> int:
     _on_signals(agent.request_stop)
     try:
         agent.start()
-    except (ConfigError, SourceError, QueueError) as exc:
+    except (ConfigError, SourceError, QueueError, OSError, ValueError) as exc:
         print(exc if isinstance(exc, ConfigError) else f"{args.config}: {exc}")
         agent.stop()
         return 1
@@ -163,13 +219,22 @@ def evidence(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     ev = cfg.evidence
-    store = EvidenceStore(ev.dir, cfg.camera, tz=cfg.timezone, max_images=ev.max_images,
-                          max_bytes=ev.max_bytes, max_age_s=ev.max_age_days * 86400).open()
-    data = store.get(args.image_id)
+    try:  # read only: fetching an image creates, expires and deletes nothing
+        store = EvidenceStore(ev.dir, cfg.camera, tz=cfg.timezone, max_images=ev.max_images,
+                              max_bytes=ev.max_bytes,
+                              max_age_s=ev.max_age_days * 86400).open(read_only=True)
+        data = store.get(args.image_id)
+    except OSError as exc:
+        print(f"{args.config}: evidence.dir {ev.dir}: {exc}")
+        return 1
     if data is None:
         print(f"{ev.dir}: no evidence image {args.image_id!r} (unknown, or expired)")
         return 1
     out = args.out or Path(f"{args.image_id}.jpg")
-    out.write_bytes(data)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        print(f"{out}: cannot write the image: {exc.strerror or exc}")
+        return 1
     print(f"{out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
     return 0

@@ -251,7 +251,7 @@ def test_remote_config_is_applied_without_restart_or_refused_with_an_error(
         assert speeding.limit == 40  # the running rules, not only the config object
         online = [s for s in watcher.of(DeviceStatus) if s.state == "online"]
         assert online[-1].config_version == "2"
-        v3 = v2.replace("version: 2", "version: 3", 1).replace("zone: [[", "zone: [[5000, 1], [")
+        v3 = v2.replace("version: 2", "version: 3", 1).replace("zone: [[", "zone: [[-5, 711.2], [")
         control.publish(topic, v3.encode(), qos=1).wait_for_publish(5)
         watcher.wait_until(lambda: [a for a in watcher.of(ConfigAck) if a.result == "refused"])
         acks = watcher.of(ConfigAck)
@@ -259,7 +259,7 @@ def test_remote_config_is_applied_without_restart_or_refused_with_an_error(
                                                                  ("refused", "3")]
         refused = acks[1]
         assert (refused.device, refused.running_version) == (DEVICE, "2")
-        assert any("rules.speeding.zone.0: [5000, 1]: point outside the 1280x720 frame" in p
+        assert any("rules.speeding.zone.0: [-5, 711.2]: point outside the 1280x720 frame" in p
                    for p in refused.problems)
         time.sleep(1.5)  # a heartbeat after the refusal still reports version 2
         assert watcher.of(Heartbeat)[-1].config_version == "2"

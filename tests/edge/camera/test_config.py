@@ -63,13 +63,13 @@ def test_zone_point_outside_the_frame_names_file_line_and_key(tmp_path: Path) ->
     text = LEQUYDON.read_text()
     lines = text.splitlines()
     zone_line = next(i for i, s in enumerate(lines) if "zone: [[" in s) + 1
-    bad = re.sub(r"zone: \[\[[\d.]+, ", "zone: [[1500, ", text, count=1)
+    bad = re.sub(r"zone: \[\[[\d.]+, ", "zone: [[-60, ", text, count=1)
     path = tmp_path / "cam.yaml"
     path.write_text(bad)
     with pytest.raises(ConfigError) as err:
         load_camera_config(path)
     msg = str(err.value)
-    assert f"{path}:{zone_line}: rules.speeding.zone.0: [1500," in msg
+    assert f"{path}:{zone_line}: rules.speeding.zone.0: [-60," in msg
     assert "outside the 1280x720 frame" in msg
 
 
@@ -77,11 +77,11 @@ def test_zone_point_outside_the_frame_names_file_line_and_key(tmp_path: Path) ->
     ("old", "new", "key", "message"),
     [
         ("  width: 1280\n  height: 720\ndetector", "  width: 1280\n  height: 700\ndetector",
-         "<top>", "source is 1280x720 but frame says 1280x700"),
+         "frame", "the simulator source draws 1280x720 (source.width/height)"),
         ("device: cam-lequydon-01", "device: Cam 01", "device", "should match pattern"),
         ("  lost_s: 1.0", "  lost_secs: 1.0", "tracker.lost_secs", "unknown key"),
-        ("signal:\n  source: simulator\n", "", "<top>", "rules.red_light needs a signal"),
-        ("timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus", "<top>", "Mars/Olympus"),
+        ("signal:\n  source: simulator\n", "", "rules.red_light", "needs a signal source"),
+        ("timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus", "timezone", "Mars/Olympus"),
         ("  ground: [[0, 15]", "  metres_per_pixel: 0.05\n  ground: [[0, 15]", "calibration",
          "either image + ground points or metres_per_pixel"),
         ("  best_frames: 5", "  best_frames: 5\n  settled_conf: 1.5", "plates.settled_conf",
@@ -104,6 +104,50 @@ def test_bad_config_values_are_named(tmp_path: Path, old: str, new: str, key: st
     assert str(path) in msg
     assert f": {key}:" in msg
     assert message in msg
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [  # each passed `validate` and then crashed `run`, or silently disabled a rule
+        ("    direction: [[334, 560], [451.7, 352.3]]", "    direction: [[334, 560], [334, 560]]",
+         "lanes.0.direction", "the two points are the same"),
+        ("  stop_line: [[400, 308], [980.8, 308]]", "  stop_line: [[400, 308], [400, 308]]",
+         "rules.red_light.stop_line", "the two points are the same"),
+        ("    polygon: [[64, 711.2], [432.6, 711.2], [582.4, 212], [480, 212]]",
+         "    polygon: [[64, 711.2], [432.6, 711.2], [800, 711.2]]",
+         "lanes.0.polygon", "encloses 0 square pixels"),
+        ("    polygon: [[64, 711.2], [432.6, 711.2], [582.4, 212], [480, 212]]",
+         "    polygon: [[64, 711.2], [432.6, 711.2], [480, 212], [582.4, 212]]",
+         "lanes.0.polygon", "crosses itself (edges 1 and 3)"),
+        ("  seed: 9000", "  seed: 9000\n  start: yesterday", "source.start",
+         "not an ISO 8601 time"),
+        ("signal:\n  source: simulator\n",
+         "signal:\n  source: schedule\n  green_s: 30\n  yellow_s: 3\n  red_s: 30\n"
+         "  epoch: '2025-01-01T00:00:00'\n", "signal.epoch", "needs a UTC offset"),
+        ("signal:\n  source: simulator\n", "signal:\n  source: mqtt\n  topic: a/#/b\n",
+         "signal.topic", "'#' must be a whole level and the last one"),
+        ("signal:\n  source: simulator\n", "signal:\n  source: mqtt\n  topic: a/b+/c\n",
+         "signal.topic", "'+' must be a whole level"),
+        ("  ground: [[0, 15]", "  ground: [[0, 15]", "calibration", "degenerate"),
+    ],
+)
+def test_geometry_and_times_that_cannot_work_are_named(tmp_path: Path, old: str, new: str,
+                                                       key: str, message: str) -> None:
+    text = LEQUYDON.read_text()
+    if key == "calibration":  # all four ground points on one line
+        text = re.sub(r"  ground: \[\[.*\]\]", "  ground: [[0, 15], [0, 20], [0, 25], [0, 30]]",
+                      text, count=1)
+    path = tmp_path / "cam.yaml"
+    path.write_text(_edit(text, old, new))
+    with pytest.raises(ConfigError) as err:
+        load_camera_config(path)
+    msg = str(err.value)
+    assert f": {key}:" in msg, msg
+    assert message in msg, msg
+    last = key.rpartition(".")[2] + ":"  # its first occurrence is the one edited
+    line = next(i for i, s in enumerate(path.read_text().splitlines())
+                if s.strip().startswith(last)) + 1
+    assert msg.startswith(f"{path}:{line}: "), msg
 
 
 def _models_error(tmp_path: Path, text: str, key_prefix: str) -> tuple[Path, int, str]:

@@ -84,3 +84,35 @@ def test_retention_by_age_also_after_a_restart(tmp_path: Path) -> None:
     assert again.get(old.image_id) is None
     assert not old_path.exists()
     assert again.get(new.image_id) is not None
+
+
+def test_files_the_store_did_not_write_are_never_expired(tmp_path: Path) -> None:
+    """``evidence.dir`` pointed at a folder of photos: retention deleted them."""
+    photo = tmp_path / "2020" / "holiday.jpg"
+    other_camera = tmp_path / "20251103" / "cam-2-20251103081542-0123456789ab-at.jpg"
+    for path in (photo, other_camera):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"\xff\xd8 not ours")
+        os.utime(path, (0, 0))  # older than any age limit
+    store = EvidenceStore(tmp_path, "cam", max_age_s=3600, max_images=1).open()
+    ref = store.save(_image(1), "at", T0, "k")
+    store.save(_image(2), "at", T0, "k2")  # over max_images: our older image goes
+    assert store.get(ref.image_id) is None
+    assert photo.exists()
+    assert other_camera.exists()
+    assert len(store) == 1
+
+
+def test_a_read_only_store_creates_and_deletes_nothing(tmp_path: Path) -> None:
+    """``ioc edge evidence`` fetches an image: it must not expire the gateway's others."""
+    store = EvidenceStore(tmp_path / "ev", "cam").open()
+    ref = store.save(_image(1), "at", T0, "k")
+    path = store.path(ref.image_id)
+    assert path is not None
+    os.utime(path, (0, 0))
+    reader = EvidenceStore(tmp_path / "ev", "cam", max_age_s=3600).open(read_only=True)
+    assert reader.get(ref.image_id) == path.read_bytes()
+    assert path.exists()
+    missing = EvidenceStore(tmp_path / "nowhere", "cam").open(read_only=True)
+    assert missing.get(ref.image_id) is None
+    assert not (tmp_path / "nowhere").exists()

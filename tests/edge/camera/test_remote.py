@@ -35,7 +35,7 @@ def test_a_newer_valid_config_is_accepted() -> None:
         ("device: cam-lequydon-01", "device: cam-other-01", "device: cannot change without a "
                                                             "restart"),
         ("  port: 1883", "  port: 1884", "broker: cannot change without a restart"),
-        ("zone: [[", "zone: [[5000, 1], [", "rules.speeding.zone.0: [5000, 1]: point outside"),
+        ("zone: [[", "zone: [[-5, 711.2], [", "rules.speeding.zone.0: [-5, 711.2]: point outside"),
         ("kind: camera_gateway", "kind: [", "not valid YAML"),
     ],
 )
@@ -81,3 +81,57 @@ def test_the_same_payload_applied_then_refused_gets_two_acks() -> None:
     refused = config_ack(cfg, TOPIC, payload, Refusal("version: 9: not newer"))
     assert applied.id != refused.id
     assert config_ack(cfg, TOPIC, payload).id == applied.id  # a replay keeps its id
+
+
+class _Publisher:
+    """Records what the agent publishes (no broker: the switch itself is under test)."""
+
+    broker = None
+    config_version = "1"
+    started = True
+    disk_used_bytes = queue_depth = dropped = 0
+
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def publish(self, event: object) -> bool:
+        self.sent.append(event)
+        return True
+
+    def announce_online(self) -> None:
+        pass
+
+
+def test_a_refused_config_leaves_every_running_part_as_it_was(tmp_path: Path) -> None:
+    """A new detector setting with a source that cannot open: the new pipeline had stayed
+    in use under the old config's version."""
+    from edge.camera.agent import CameraAgent
+    from edge.camera.signal import make_signal
+    from edge.camera.source import make_source
+
+    text = TEXT.replace("  dir: var/evidence/cam-lequydon-01", f"  dir: {tmp_path}/ev", 1)
+    assert "  conf: 0.1" in text
+    cfg = load_camera_config(PATH, text=text)
+    agent = CameraAgent(cfg, _Publisher(), config_path=str(PATH))  # type: ignore[arg-type]
+    agent.pipeline = agent._factory(cfg)
+    agent.source = make_source(cfg.source)
+    agent.source.open()
+    agent.signal = make_signal(cfg.signal, None, "test-signal")
+    agent.signal.start()
+    running = (agent.pipeline, agent.source, agent.signal)
+    source_block = text[text.index("source:\n"):text.index("frame:\n")]
+    bad = (text.replace("version: 1", "version: 2", 1).replace("  conf: 0.1", "  conf: 0.3", 1)
+           .replace(source_block, f"source:\n  type: url\n  url: {tmp_path}/nope.mp4\n", 1))
+    assert not agent.apply_config(TOPIC, bad.encode())
+    assert (agent.pipeline, agent.source, agent.signal) == running
+    assert agent.pipeline.detector.config.conf == 0.1  # type: ignore[union-attr]
+    assert agent.cfg.version == 1
+    ack = agent.publisher.sent[-1]
+    assert getattr(ack, "result", None) == "refused"
+    assert "nope.mp4" in " ".join(getattr(ack, "problems", []))
+    good = text.replace("version: 1", "version: 3", 1).replace("  conf: 0.1", "  conf: 0.3", 1)
+    assert agent.apply_config(TOPIC, good.encode())
+    assert agent.pipeline is not running[0]
+    assert agent.pipeline.detector.config.conf == 0.3  # type: ignore[union-attr]
+    assert agent.source is running[1]  # unchanged parts are kept
+    agent.source.close()
