@@ -85,6 +85,11 @@ class Detector:
                 f" for {nc} classes {list(names.values())}"
             )
         inp = backend.input_shape
+        if len(inp) != 4 or inp[1] not in (3, -1):
+            raise ModelOutputError(
+                f"{cfg.model}: input shape {inp}: expected (N, 3, height, width) colour images"
+                " (is this a detector?)"
+            )
         if len(inp) == 4 and inp[2] > 0 and inp[3] > 0:
             self._size = (inp[2], inp[3])
         self._class_map = ClassMap.build(names, cfg.class_map)
@@ -97,6 +102,13 @@ class Detector:
     def input_size(self) -> tuple[int, int]:
         """Network input (height, width)."""
         return self._size
+
+    @property
+    def classes(self) -> frozenset[str]:
+        """The canonical classes (``CANONICAL``) this model's detections are mapped to."""
+        if self._class_map is None:
+            raise ModelError("detector not loaded: call load() first")
+        return frozenset(CANONICAL[c] for c in self._class_map.table.values())
 
     def detect(self, frame: np.ndarray) -> Detections:
         """Detections in frame pixels, canonical class ids (see ``CANONICAL``)."""

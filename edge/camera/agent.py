@@ -114,6 +114,12 @@ class CameraAgent:
                 if self._stop.is_set() or self.source.state in ("ended", "closed"):
                     break
                 continue
+            h, w = frame.image.shape[:2]
+            if (w, h) != (self.cfg.frame.width, self.cfg.frame.height):
+                # every zone, line and calibration point is drawn for the configured size
+                raise SourceError(f"the source gives {w}x{h} frames but frame.width/height"
+                                  f" say {self.cfg.frame.width}x{self.cfg.frame.height}:"
+                                  " zones and calibration would not fit")
             signal = self.signal.state(frame.ts, frame.signal)
             self._publish(self.pipeline.process(frame, signal))
             frames += 1

@@ -15,7 +15,7 @@ from edge.camera.plates import PlateCollector
 from ioc.config import ConfigError, ConfigProblem
 from models import SHIPPED_PLATE_OCR
 from models.detector import Detector, DetectorConfig
-from models.errors import ModelError
+from models.errors import ModelError, ModelOutputError
 from models.plate_ocr import OwnLineRecogniser
 from models.plate_reader import PlateReader, PlateReaderConfig
 
@@ -43,15 +43,19 @@ def load_models(
     the config uses them); ConfigError naming file and key."""
     d = cfg.detector
     loaded: list[Detector] = []
-    wanted = [("detector.model", d.model, 320, d.conf, d.class_map)]
+    vehicles = {"car", "motorbike", "bus", "truck"}
+    wanted = [("detector.model", d.model, 320, d.conf, d.class_map, vehicles)]
     if cfg.plates.enabled:
-        wanted.append(("detector.plate_model", d.plate_model, 128, 0.25, None))
-    for key, path, imgsz, conf, class_map in wanted:
+        wanted.append(("detector.plate_model", d.plate_model, 128, 0.25, None, {"plate"}))
+    for key, path, imgsz, conf, class_map, needed in wanted:
         model = _resolve(path, base)
         det = Detector(DetectorConfig(model=model, imgsz=imgsz, conf=conf, iou=d.iou,
                                       threads=d.threads, class_map=class_map))
         try:
             loaded.append(det.load())
+            if not det.classes & needed:  # the two models swapped, say: nothing found, ever
+                raise ModelOutputError(f"{model}: finds {sorted(det.classes)}, none of"
+                                       f" {sorted(needed)}")
         except (ModelError, OSError) as exc:
             raise _problem(key, path, exc, source, text) from None
     pc = cfg.plates

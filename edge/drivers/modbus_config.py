@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ioc.config import StrictModel
+from ioc.config import StrictModel, fail_at
 from ioc.contract import QUANTITIES, Quantity
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -134,7 +134,23 @@ class ModbusDriverConfig(StrictModel):
                 raise ValueError(f"registers {seen[key]} and {i} both publish {reg.quantity}"
                                  f" of station {reg.station or '(the device)'}")
             seen[key] = i
+        for i, a in enumerate(v):  # one register read as two values is a map mistake
+            for j in range(i):
+                b = v[j]
+                if (a.table == b.table and a.address < b.address + b.count
+                        and b.address < a.address + a.count):
+                    raise ValueError(
+                        f"registers {j} and {i} overlap: {b.table} {b.address}"
+                        f"..{b.address + b.count - 1} ({b.quantity}) and {a.address}"
+                        f"..{a.address + a.count - 1} ({a.quantity})")
         return v
+
+    @model_validator(mode="after")
+    def _backoff(self) -> ModbusDriverConfig:
+        if self.backoff_initial_s > self.backoff_max_s:
+            fail_at([(("backoff_initial_s",), self.backoff_initial_s,
+                      f"is above backoff_max_s ({self.backoff_max_s:g})")], "ModbusDriverConfig")
+        return self
 
     def where(self) -> str:
         """The device's address for messages: host:port or the serial port."""

@@ -195,6 +195,9 @@ def run_camera(args: argparse.Namespace) -> int:
         return 1
     try:
         frames = agent.run()
+    except SourceError as exc:
+        print(f"{args.config}: {exc}")
+        return 1
     finally:
         agent.stop()
     pipe = agent.pipeline

@@ -91,6 +91,8 @@ SENSOR_CASES = [
     ("      address: 0\n      data_type: int16", "      address: 70000\n      data_type: int16",
      "driver.registers.0.address", "70000", "less than or equal to 65535"),
     ("      kind: counter", "      kind: gauge", None, None, None),  # valid: a gauge
+    ("  backoff_initial_s: 2", "  backoff_initial_s: 500", "driver.backoff_initial_s", "500.0",
+     "is above backoff_max_s (120)"),
     ("  password_env: IOC_MQTT_PASSWORD", "  password_env: ioc_password", "broker.password_env",
      "'ioc_password'", "should match pattern"),
     ("    ca_file: /etc/ioc-edge/ca.crt", "    ca_file: /etc/ioc-edge/ca.crt\n"
@@ -170,6 +172,22 @@ def test_validate_command_reports_every_file_and_exits_non_zero(
     assert out[0] == f"{good}: ok"
     assert out[1].startswith(f"{bad}:{line}: poll_intervall_s: 60: unknown key (a typo?)")
     assert main(["edge", "validate", str(good)]) == 0
+
+
+def test_registers_that_overlap_are_refused(tmp_path: Path) -> None:
+    """A 32-bit counter at the holding register a gauge reads: both values from one word."""
+    old = "      table: input\n      address: 0\n      data_type: uint32"
+    assert old in SENSOR
+    text = SENSOR.replace(old, "      table: holding\n      address: 0\n      data_type: uint32")
+    with pytest.raises(ConfigError) as info:
+        load_sensor_config(tmp_path / "gw.yaml", text=text)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.path) == (text.splitlines().index("  registers:") + 1,
+                                            "driver.registers")
+    assert problem.message == ("registers 0 and 1 overlap: holding 0..0 (water_level) and"
+                               " 0..1 (rain)")
+    text = SENSOR.replace(old, "      table: holding\n      address: 1\n      data_type: uint32")
+    assert load_sensor_config(tmp_path / "gw.yaml", text=text).driver.type == "modbus"
 
 
 def test_a_missing_key_is_reported_at_its_parent(tmp_path: Path) -> None:

@@ -175,6 +175,24 @@ def test_model_problems_name_file_line_and_key(tmp_path: Path, which: str) -> No
             "missing": "model file not found"}[which] in msg
 
 
+@pytest.mark.parametrize(("key", "model", "message"), [
+    # a plate-line model as the detector: its (N, 40, 32) output passed as 36 classes
+    ("  model:", "models/plate_ocr.onnx",
+     "input shape (-1, 1, 32, 160): expected (N, 3, height, width) colour images"),
+    # the two detectors swapped: plates were silently never found
+    ("  plate_model:", "models/vehicles_192x320.onnx",
+     "finds ['bus', 'car', 'motorbike', 'truck'], none of ['plate']"),
+    ("  model:", "models/plates_128.onnx", "finds ['plate'], none of ['bus', 'car',"),
+])
+def test_a_model_that_cannot_do_its_job_is_refused(tmp_path: Path, key: str, model: str,
+                                                   message: str) -> None:
+    text = LEQUYDON.read_text()
+    old = next(s for s in text.splitlines() if s.startswith(key))
+    path, line, msg = _models_error(tmp_path, _edit(text, old, f"{key} {ROOT / model}"), key)
+    assert msg.startswith(f"{path}:{line}: detector.{key.strip(' :')}: {ROOT / model}: "), msg
+    assert message in msg, msg
+
+
 def test_plate_ocr_model_problem_names_file_line_and_key(tmp_path: Path) -> None:
     text = LEQUYDON.read_text()
     assert "\nplates:\n" in text

@@ -135,3 +135,32 @@ def test_a_refused_config_leaves_every_running_part_as_it_was(tmp_path: Path) ->
     assert agent.pipeline.detector.config.conf == 0.3  # type: ignore[union-attr]
     assert agent.source is running[1]  # unchanged parts are kept
     agent.source.close()
+
+
+def test_frames_of_another_size_than_configured_stop_the_agent(tmp_path: Path) -> None:
+    """A 320x240 video under a 1280x720 config ran without a word, every zone misplaced."""
+    import cv2
+    import numpy as np
+
+    from edge.camera.agent import CameraAgent
+    from edge.camera.signal import make_signal
+    from edge.camera.source import SourceError, make_source
+
+    video = tmp_path / "small.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(3):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    text = TEXT.replace("  dir: var/evidence/cam-lequydon-01", f"  dir: {tmp_path}/ev", 1)
+    source_block = text[text.index("source:\n"):text.index("frame:\n")]
+    cfg = load_camera_config(PATH, text=text.replace(
+        source_block, f"source:\n  type: url\n  url: {video}\n", 1))
+    agent = CameraAgent(cfg, _Publisher(), config_path=str(PATH))  # type: ignore[arg-type]
+    agent.pipeline = agent._factory(cfg)
+    agent.source = make_source(cfg.source)
+    agent.source.open()
+    agent.signal = make_signal(cfg.signal, None, "test-signal")
+    with pytest.raises(SourceError, match=r"the source gives 320x240 frames but"
+                                          r" frame\.width/height say 1280x720"):
+        agent.run()
+    agent.source.close()
