@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from cloud.api.auth import AdminUser, AnyUser, TechnicianUser
 from cloud.api.context import get_ctx, window
+from cloud.api.errors import invalid
 from cloud.api.models import AuditOut, AuditPage, DeliveryOut, DeliveryPage, MeOut, PurgeOut
 from cloud.notify.deliveries import DeliveryLog
 from cloud.stores.audit import MAX_LIMIT
@@ -18,14 +20,19 @@ from cloud.stores.db import DatabaseError
 router = APIRouter(tags=["admin"])
 
 
-@router.api_route("/health", methods=["GET", "HEAD"],
-                  summary="Liveness and store reachability (no token needed; HEAD for monitors)")
+@router.get("/health", summary="Liveness and store reachability (no token needed; HEAD too)")
 def health(request: Request) -> JSONResponse:
     try:
         get_ctx(request).stores.db.query("SELECT 1")
     except DatabaseError as exc:
         return JSONResponse({"status": "unavailable", "store": str(exc)}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+@router.head("/health", include_in_schema=False)
+def health_head(request: Request) -> JSONResponse:
+    """What uptime monitors ask: the same status, without the body."""
+    return health(request)
 
 
 @router.get("/api/v1/me", response_model=MeOut, summary="The caller's name, role and visibility")
@@ -51,11 +58,19 @@ def audit_log(
 
 @router.post("/api/v1/retention/purge", response_model=PurgeOut,
              summary="Delete now what is past its retention period")
-def purge(request: Request, who: AdminUser) -> PurgeOut:
-    result = PurgeOut.model_validate(get_ctx(request).retention().purge(datetime.now(UTC)))
-    get_ctx(request).audit(who, "retention.purge", result.model_dump(),
-                           result.plate_reads + result.hit_plate_reads + result.violations)
-    return result
+async def purge(request: Request, who: AdminUser) -> PurgeOut:
+    if (await request.body()).strip():  # e.g. {"days": 1}: it would have been ignored
+        raise invalid("body", "this action takes no body: the retention periods are the"
+                              " cloud config's (retention.plate_reads_days, evidence_days)")
+    ctx = get_ctx(request)
+
+    def run() -> PurgeOut:
+        result = PurgeOut.model_validate(ctx.retention().purge(datetime.now(UTC)))
+        ctx.audit(who, "retention.purge", result.model_dump(),
+                  result.plate_reads + result.hit_plate_reads + result.violations)
+        return result
+
+    return await anyio.to_thread.run_sync(run)
 
 
 @router.get("/api/v1/notifications/deliveries", response_model=DeliveryPage,

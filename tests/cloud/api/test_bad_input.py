@@ -127,6 +127,9 @@ CASES: list[tuple[str, str, str, dict[str, object], int, str, str]] = [
     ("police", "POST", "/api/v1/watchlist",
      {"json": {"plate": "75A12345", "reason": "r", "owner": ""}}, 422, "body.owner",
      "at least 1 character"),
+    # a body the action does not take was ignored: {"days": 1} purged by the config's periods
+    ("admin", "POST", "/api/v1/retention/purge", {"json": {"days": 1}}, 422, "body",
+     "this action takes no body"),
     ("flood_operator", "POST", "/api/v1/alerts/x/comments", {"json": {"text": "   "}}, 422,
      "body.text", "not only spaces"),
 ]
