@@ -50,7 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _provisioner(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ioc.provision.accounts import Provisioner
+    from ioc.provision.registry import ProvisionError
 
+    if args.dir.exists() and not args.dir.is_dir():
+        raise ProvisionError(f"--dir {args.dir} is a file, not a folder")
     return Provisioner(args.dir, plain_port=args.plain_port, tls_port=args.tls_port)
 
 
@@ -64,6 +67,8 @@ def _report_reload(prov, pid: int | None) -> None:  # type: ignore[no-untyped-de
 
 
 def _run(args: argparse.Namespace, action) -> int:  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
     from ioc.config import ConfigError
     from ioc.provision.registry import ProvisionError
     from ioc.provision.tls import TlsError
@@ -72,6 +77,14 @@ def _run(args: argparse.Namespace, action) -> int:  # type: ignore[no-untyped-de
         return int(action() or 0)
     except (ProvisionError, ConfigError, TlsError) as exc:
         print(f"ioc provision {args.verb}: {exc}")
+        return 1
+    except ValidationError as exc:  # a --site or --read the account model refuses
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['input']!r}:"
+                             f" {e['msg']}" for e in exc.errors(include_url=False))
+        print(f"ioc provision {args.verb}: {problems}")
+        return 1
+    except OSError as exc:
+        print(f"ioc provision {args.verb}: {exc.filename or args.dir}: {exc.strerror or exc}")
         return 1
 
 

@@ -194,10 +194,22 @@ class Provisioner:
                 pid = int(self.pid_path.read_text().strip())
             except (OSError, ValueError):
                 return None
+        if pid <= 1:  # 0, -1 and 1 signal a process group, every process, or init
+            raise ProvisionError(f"pid {pid} is not a broker's: give mosquitto's pid")
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            comm = None  # gone (handled below), or no /proc to ask
+        if comm is not None and comm != "mosquitto":
+            raise ProvisionError(f"pid {pid} is {comm!r}, not mosquitto: not signalled (a stale"
+                                 f" pid file, {self.pid_path}?)")
         try:
             os.kill(pid, signal.SIGHUP)
         except ProcessLookupError:
             logger.warning("mosquitto pid %d is not running; restart it to apply", pid)
             return None
+        except PermissionError:
+            raise ProvisionError(f"not allowed to signal mosquitto (pid {pid}): run as its"
+                                 " user or root") from None
         logger.info("mosquitto (pid %d) reloads its password file and ACL", pid)
         return pid

@@ -10,13 +10,14 @@ broker's password file and ACL.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ioc.config import ConfigError, StrictModel, load_yaml_model
 from ioc.contract import RESERVED_DEVICE_NAMES
@@ -25,6 +26,22 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Role = Literal["device", "stream", "cloud", "monitor"]
 GatewayKind = Literal["sensor", "camera"]
 SERVICE_ROLES: tuple[str, ...] = ("stream", "cloud", "monitor")
+
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def check_read_topic(topic: str) -> str:
+    """A topic outside the contract a device may also read: one exact topic (a signal
+    controller's). A line break would add lines of its own to the broker's ACL file, and a
+    wildcard would open more than that topic."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in topic):
+        raise ValueError(f"topic {topic!r} has a space or control character")
+    if "#" in topic or "+" in topic:
+        raise ValueError(f"topic {topic!r} has a wildcard: give the exact topic")
+    if topic.startswith("$") or "//" in topic or topic.startswith("/") or topic.endswith("/"):
+        raise ValueError(f"topic {topic!r} is not a plain topic (no $SYS, no empty levels)")
+    return topic
 
 
 class ProvisionError(ValueError):
@@ -43,8 +60,8 @@ class Account(StrictModel):
     created: datetime
     revoked: datetime | None = None
     #: topics outside the contract this account may also read (a signal controller's)
-    extra_read: list[Annotated[str, Field(min_length=1, max_length=512)]] = Field(
-        default_factory=list)
+    extra_read: list[Annotated[str, Field(min_length=1, max_length=512),
+                               AfterValidator(check_read_topic)]] = Field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -73,6 +90,9 @@ def now() -> datetime:
 
 def check_device_name(name: str) -> None:
     """A device account name must be a topic-safe slug and not a service's."""
+    if not _SLUG.fullmatch(name):  # '../x' wrote credentials outside --dir
+        raise ProvisionError(f"{name!r} is not a device name: lower-case letters, digits,"
+                             " '-' and '_', starting with a letter or digit, at most 63")
     if name in RESERVED_DEVICE_NAMES or name in SERVICE_ROLES:
         raise ProvisionError(f"{name!r} is reserved (services and topic families use it); "
                              "choose another device name")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -83,19 +84,32 @@ def make_server_cert(folder: Path, hosts: list[str], *, days: int = 825) -> TlsF
     """Issue (or re-issue) the broker's certificate for ``hosts``, signed by the CA."""
     if not hosts:
         raise TlsError("give at least one host name or address the broker is reached by")
+    for host in hosts:  # openssl reads the list comma-separated: one host, one entry
+        if not host or any(c in host for c in ", \t\n/\\") or len(host) > 253:
+            raise TlsError(f"{host!r} is not a host name or address")
+    if days < 1:
+        raise TlsError(f"--days {days}: a certificate must be valid for at least a day")
     files = make_ca(folder)
     ext = folder / "server.ext"
     ext.write_text(f"subjectAltName={subject_alt_names(hosts)}\n"
                    "basicConstraints=critical,CA:FALSE\n"
                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
                    "extendedKeyUsage=serverAuth\n")
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", files.server_key.name, "-out", "server.csr", "-subj", f"/CN={hosts[0]}",
-             cwd=folder)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", files.ca_cert.name,
-             "-CAkey", files.ca_key.name, "-CAcreateserial", "-out", files.server_cert.name,
-             "-days", str(days), "-extfile", ext.name, cwd=folder)
-    files.server_key.chmod(0o600)
-    (folder / "server.csr").unlink(missing_ok=True)
+    # the new key and certificate under other names first: a failed issue leaves the
+    # running pair as it was (it had replaced the key and kept the old certificate)
+    key_new, crt_new = f"{files.server_key.name}.new", f"{files.server_cert.name}.new"
+    try:
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-keyout", key_new, "-out", "server.csr", "-subj", f"/CN={hosts[0]}",
+                 cwd=folder)
+        (folder / key_new).chmod(0o600)
+        _openssl("x509", "-req", "-in", "server.csr", "-CA", files.ca_cert.name,
+                 "-CAkey", files.ca_key.name, "-CAcreateserial", "-out", crt_new,
+                 "-days", str(days), "-extfile", ext.name, cwd=folder)
+        os.replace(folder / key_new, files.server_key)
+        os.replace(folder / crt_new, files.server_cert)
+    finally:
+        for name in (key_new, crt_new, "server.csr"):
+            (folder / name).unlink(missing_ok=True)
     logger.info("issued broker certificate %s for %s", files.server_cert, ", ".join(hosts))
     return files

@@ -114,10 +114,42 @@ def test_revoked_account_leaves_password_file_and_acl(prov: Provisioner) -> None
     (lambda p: p.revoke("nobody"), "no account 'nobody' .known: cam-hungvuong-01, cloud"),
     (lambda p: p.add_service("stream", sites=["hue"]), "the stream account exists"),
     (lambda p: p.add_service("admin", sites=["hue"]), "unknown service 'admin'"),
+    # a name that is no slug: '../../x' wrote its credentials outside the folder
+    (lambda p: p.add_device("../../esc", site="hue", gateway="sensor"), "is not a device name"),
+    (lambda p: p.add_device("Kimlong", site="hue", gateway="sensor"), "is not a device name"),
 ])
 def test_refusals_say_why(prov: Provisioner, call, error: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ProvisionError, match=error):
         call(prov)
+
+
+@pytest.mark.parametrize(("topic", "error"), [
+    ("x\ntopic readwrite #", "has a space or control character"),  # an ACL line of its own
+    ("#", "has a wildcard"),
+    ("signals/+/phase", "has a wildcard"),
+    ("$SYS/broker", "not a plain topic"),
+])
+def test_a_read_topic_must_be_one_plain_topic(prov: Provisioner, topic: str,
+                                               error: str) -> None:
+    acl = prov.acl_path.read_text() if prov.acl_path.exists() else None
+    with pytest.raises(ValueError, match=error):
+        prov.add_device("signal-01", site="hue", gateway="camera", extra_read=[topic])
+    assert "signal-01" not in prov.registry().accounts
+    assert (prov.acl_path.read_text() if prov.acl_path.exists() else None) == acl
+    prov.add_device("signal-01", site="hue", gateway="camera", extra_read=["signals/lequydon"])
+
+
+@pytest.mark.parametrize("pid", [0, -1, 1])
+def test_reload_never_signals_a_group_everyone_or_init(prov: Provisioner, pid: int) -> None:
+    with pytest.raises(ProvisionError, match=f"pid {pid} is not a broker's"):
+        prov.reload(pid)
+
+
+def test_reload_refuses_a_pid_that_is_not_mosquitto(prov: Provisioner) -> None:
+    import os
+
+    with pytest.raises(ProvisionError, match=r"is 'python.*', not mosquitto: not signalled"):
+        prov.reload(os.getpid())
 
 
 def test_rotation_changes_the_password(prov: Provisioner) -> None:
@@ -139,7 +171,7 @@ def test_a_damaged_registry_is_reported_with_its_line(prov: Provisioner) -> None
 
 
 def test_tls_material_is_a_ca_and_a_server_cert_for_the_hosts(tmp_path: Path) -> None:
-    from ioc.provision.tls import make_server_cert
+    from ioc.provision.tls import TlsError, make_server_cert
 
     files = make_server_cert(tmp_path / "tls", ["broker.ioc.hue", "127.0.0.1"])
     text = subprocess.run(["openssl", "x509", "-in", str(files.server_cert), "-noout", "-text"],
@@ -152,3 +184,10 @@ def test_tls_material_is_a_ca_and_a_server_cert_for_the_hosts(tmp_path: Path) ->
     ca_before = files.ca_cert.read_bytes()
     make_server_cert(tmp_path / "tls", ["localhost"])  # re-issued: the CA stays
     assert files.ca_cert.read_bytes() == ca_before
+    pair = files.server_key.read_bytes(), files.server_cert.read_bytes()
+    for hosts, days in (([""], 825), (["a,b"], 825), (["localhost"], 0)):
+        with pytest.raises(TlsError):  # a failed issue had replaced the key, kept the cert
+            make_server_cert(tmp_path / "tls", hosts, days=days)
+        assert (files.server_key.read_bytes(), files.server_cert.read_bytes()) == pair
+    assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == sorted(
+        p.name for p in (tmp_path / "tls").iterdir() if not p.name.endswith(".new"))

@@ -46,9 +46,11 @@ def test_add_list_acl_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_a_change_reloads_the_running_broker(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    # a stand-in process that counts SIGHUPs the way Mosquitto receives them
+    # a stand-in process that counts SIGHUPs the way Mosquitto receives them, named as it
+    # (only a process called mosquitto is signalled)
     proc = subprocess.Popen([sys.executable, "-c", (
         "import signal, sys, time\n"
+        "open('/proc/self/comm', 'w').write('mosquitto')\n"
         "signal.signal(signal.SIGHUP, lambda *a: print('HUP', flush=True))\n"
         "print('ready', flush=True)\n"
         "time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
