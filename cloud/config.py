@@ -13,8 +13,9 @@ import os
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from ioc.config import StrictModel, load_yaml_model
 
@@ -34,15 +35,17 @@ class SecretError(ValueError):
 def resolve_secret(env: str | None, file: Path | None, what: str) -> str:
     """The secret named by an environment variable or a file (stripped of surrounding space)."""
     if env is not None:
-        value = os.environ.get(env)
-        if not value:
-            raise SecretError(f"{what}: environment variable {env} is not set")
-        return value.strip()
+        value = (os.environ.get(env) or "").strip()
+        if not value:  # (only spaces had passed, and then signed nothing)
+            raise SecretError(f"{what}: environment variable {env} is not set or blank")
+        return value
     if file is not None:
         try:
             value = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise SecretError(f"{what}: cannot read {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SecretError(f"{what}: {file} is not UTF-8 text") from None
         if not value:
             raise SecretError(f"{what}: {file} is empty")
         return value
@@ -134,12 +137,36 @@ class RetryConfig(StrictModel):
     max_delay_s: float = Field(default=600.0, gt=0)
     max_attempts: int = Field(default=10, ge=1, le=1000)
 
+    @model_validator(mode="after")
+    def _order(self) -> RetryConfig:
+        if self.max_delay_s < self.first_delay_s:
+            raise ValueError(f"max_delay_s {self.max_delay_s:g} is below first_delay_s"
+                             f" {self.first_delay_s:g}")
+        return self
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL a request can be sent to: a host, a port that exists."""
+    parts = urlsplit(value)
+    try:
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    if port == 0:
+        raise ValueError(f"{value!r}: port 0 cannot be connected to")
+    return value
+
+
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$"), AfterValidator(_http_url)]
+
 
 class WebhookConfig(StrictModel):
     """POST each alert change as JSON to a URL, signed when a secret is given."""
 
     name: Name
-    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    url: HttpUrl
     timeout_s: float = Field(default=5.0, gt=0, le=120)
     secret_env: EnvName | None = None
     secret_file: Path | None = None
@@ -155,7 +182,7 @@ class MqttNotifyConfig(StrictModel):
     """Publish each alert change on the contract's alert topic of another broker."""
 
     name: Name
-    host: str
+    host: str = Field(min_length=1, max_length=253)
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password_env: EnvName | None = None
@@ -169,6 +196,8 @@ class MqttNotifyConfig(StrictModel):
     @model_validator(mode="after")
     def _password(self) -> MqttNotifyConfig:
         _one_of(self.password_env, self.password_file, "password", required=False)
+        if self.tls_ca_file is not None and not self.tls_ca_file.is_file():
+            raise ValueError(f"tls_ca_file {self.tls_ca_file} is not a readable file")
         return self
 
 
@@ -176,7 +205,7 @@ class TextGatewayConfig(StrictModel):
     """An SMS or app-push gateway reached over HTTP: POST {"to": ..., "text": ...}."""
 
     name: Name
-    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    url: HttpUrl
     recipients: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1)
     token_env: EnvName | None = None
     token_file: Path | None = None

@@ -8,7 +8,9 @@ receiver); the dispatcher keeps the schedule and the record of what was delivere
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
+
+import httpx
 
 from cloud.config import AlertFilterConfig
 from ioc.contract import Alert
@@ -22,6 +24,25 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, retry: bool = True) -> None:
         super().__init__(message)
         self.retry = retry
+
+
+#: bytes of a receiver's answer kept for the error message; the rest is never read
+ANSWER_BYTES: Final = 512
+
+
+def post(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, str]:
+    """POST and return the status and at most :data:`ANSWER_BYTES` of the answer (none of
+    it on success): a receiver that answers slowly or without end cannot hold the sender
+    longer than its per-read timeout once the status line is in, nor fill its memory."""
+    with client.stream("POST", url, **kwargs) as response:
+        if 200 <= response.status_code < 300:
+            return response.status_code, ""
+        head = b""
+        for chunk in response.iter_raw(ANSWER_BYTES):
+            head += chunk
+            if len(head) >= ANSWER_BYTES:
+                break
+        return response.status_code, head[:ANSWER_BYTES].decode("utf-8", "replace")
 
 
 class Notifier(Protocol):

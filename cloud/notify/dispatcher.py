@@ -15,6 +15,7 @@ not send it the history.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,12 @@ class Dispatcher:
     def delay_s(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th failed attempt (1, 2, ...)."""
         r = self.retry
-        return float(min(r.max_delay_s, r.first_delay_s * r.factor ** max(failures - 1, 0)))
+        steps = max(failures - 1, 0)
+        # in logarithms: factor ** steps overflowed a float after a few hundred failures,
+        # and the delivery then stayed 'sending' for ever
+        if r.factor > 1 and steps * math.log(r.factor) >= math.log(r.max_delay_s / r.first_delay_s):
+            return float(r.max_delay_s)
+        return float(min(r.max_delay_s, r.first_delay_s * r.factor ** steps))
 
     def prime(self) -> None:
         """Start every notifier without a cursor at the newest stored change."""

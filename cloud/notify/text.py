@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from cloud.notify.base import AlertFilter, DeliveryError, alert_text
+from cloud.notify.base import AlertFilter, DeliveryError, alert_text, post
 from ioc.contract import Alert
 
 logger = logging.getLogger(__name__)
@@ -51,13 +51,12 @@ class HttpTextGateway:
         if self._client is None:
             raise RuntimeError("text gateway used before start()")
         try:
-            response = self._client.post(self.url, json={"to": recipient, "text": text})
+            status, _answer = post(self._client, self.url, json={"to": recipient, "text": text})
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"{self.url} answered {response.status_code} for {recipient}",
-                                retry=response.status_code >= 500
-                                or response.status_code in (408, 429))
+        if not 200 <= status < 300:
+            raise DeliveryError(f"{self.url} answered {status} for {recipient}",
+                                retry=status >= 500 or status in (408, 429))
 
     def stop(self) -> None:
         if self._client is not None:

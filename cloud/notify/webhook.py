@@ -18,7 +18,7 @@ from typing import Final
 
 import httpx
 
-from cloud.notify.base import AlertFilter, DeliveryError
+from cloud.notify.base import AlertFilter, DeliveryError, post
 from ioc.contract import Alert, encode
 
 logger = logging.getLogger(__name__)
@@ -59,16 +59,15 @@ class WebhookNotifier:
         if self.secret is not None:
             headers["X-IOC-Signature"] = signature(self.secret, body)
         try:
-            response = self._client.post(self.url, content=body, headers=headers)
+            status, answer = post(self._client, self.url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"timed out after {self.timeout_s} s: {exc}") from None
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
-        status = response.status_code
         if 200 <= status < 300:
             return
         retry = status >= 500 or status in RETRYABLE_STATUS
-        raise DeliveryError(f"{self.url} answered {status}: {response.text[:200]}", retry=retry)
+        raise DeliveryError(f"{self.url} answered {status}: {answer[:200]}", retry=retry)
 
     def stop(self) -> None:
         if self._client is not None:

@@ -35,6 +35,20 @@ def test_shipped_defaults_load() -> None:
      " token_env: U}\n", "user names must be unique; repeated: a"),
     ("notify:\n  webhooks:\n    - {name: w, url: 'ftp://x'}\n",
      "c.yaml:3: notify.webhooks.0.url: 'ftp://x'"),
+    # URLs no request can be sent to passed, then failed every alert max_attempts times
+    ("notify:\n  webhooks:\n    - {name: w, url: 'http://127.0.0.1:99999/x'}\n",
+     "c.yaml:3: notify.webhooks.0.url: 'http://127.0.0.1:99999/x': 'http://127.0.0.1:99999/x':"
+     " Port out of range"),
+    ("notify:\n  webhooks:\n    - {name: w, url: 'http:///nohost'}\n",
+     "is not an http(s) URL with a host"),
+    ("notify:\n  text:\n    - {name: t, url: 'http://[::1/x', recipients: ['+84']}\n",
+     "c.yaml:3: notify.text.0.url: 'http://[::1/x'"),
+    ("notify:\n  mqtt:\n    - {name: m, host: ''}\n",
+     "c.yaml:3: notify.mqtt.0.host: '': String should have at least 1 character"),
+    ("notify:\n  mqtt:\n    - {name: m, host: h, tls_ca_file: /nope/ca.pem}\n",
+     "tls_ca_file /nope/ca.pem is not a readable file"),
+    ("notify:\n  retry: {first_delay_s: 900, max_delay_s: 1}\n",
+     "max_delay_s 1 is below first_delay_s 900"),
 ])
 def test_errors_name_file_line_key(tmp_path: Path, text: str, where: str) -> None:
     path = tmp_path / "c.yaml"
@@ -54,6 +68,12 @@ def test_secrets_by_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         resolve_secret("IOC_MISSING", None, "users.a.token")
     with pytest.raises(SecretError, match=r"cannot read .*nope"):
         resolve_secret(None, tmp_path / "nope", "users.a.token")
+    monkeypatch.setenv("IOC_BLANK", "   ")  # a webhook's HMAC secret: signing was off
+    with pytest.raises(SecretError, match=r"IOC_BLANK is not set or blank"):
+        resolve_secret("IOC_BLANK", None, "notify.webhooks.w.secret")
+    (tmp_path / "bin").write_bytes(b"\xff\xfe")
+    with pytest.raises(SecretError, match=r"x: .*bin is not UTF-8 text"):
+        resolve_secret(None, tmp_path / "bin", "x")
 
 
 def test_tokens_must_be_long_and_distinct(monkeypatch: pytest.MonkeyPatch) -> None:

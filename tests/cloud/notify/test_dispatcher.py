@@ -225,3 +225,51 @@ def test_mqtt_notifier_publishes_on_the_contract_topic(stores: CloudStores, make
     assert got[0][0] == "ioc/v1/hue/alerts/weather/raised"
     assert decode_any(got[0][0], got[0][1]) == _alert_of(stores)
     assert dispatcher.log.list()[0].state == "delivered"
+
+
+def test_the_delay_never_overflows(stores: CloudStores) -> None:
+    """factor 10 and 1000 attempts: 10 ** 309 overflowed a float, and the delivery then
+    stayed 'sending' for ever."""
+    retry = RetryConfig(first_delay_s=2, factor=10, max_delay_s=600, max_attempts=1000)
+    dispatcher = Dispatcher(stores.db, [], retry)
+    assert [dispatcher.delay_s(n) for n in (1, 2, 3, 310, 999)] == [2.0, 20.0, 200.0, 600.0,
+                                                                    600.0]
+
+
+def test_an_endless_answer_is_not_read(stores: CloudStores, make) -> None:
+    """A receiver that answers 500 with a body that never ends: the error keeps its first
+    bytes and the sender goes on (it read the whole body, hundreds of MiB)."""
+    stop = threading.Event()
+
+    class Endless(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                while not stop.is_set():
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                pass  # the sender hung up: what it should do
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = WebhookNotifier("endless", f"http://127.0.0.1:{server.server_address[1]}/h",
+                           timeout_s=2)
+    hook.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match=r"answered 500: x{200}$") as info:
+            hook.send(make.alert("c1", "a"))
+        assert info.value.retry
+        assert time.monotonic() - started < 2
+    finally:
+        stop.set()
+        hook.stop()
+        server.shutdown()
+        server.server_close()
