@@ -138,11 +138,17 @@ class QuantityCheck(StrictModel):
 
     @field_validator("alarm_levels")
     @classmethod
-    def _increasing(cls, v: list[float]) -> list[float]:
+    def _increasing(cls, v: list[float], info: ValidationInfo) -> list[float]:
         for i, (a, b) in enumerate(itertools.pairwise(v)):
             if b <= a:
                 raise ValueError(f"alarm levels must increase: level {i + 2} ({b:g}) is not "
                                  f"above level {i + 1} ({a:g})")
+        low, high = info.data.get("min"), info.data.get("max")
+        for i, level in enumerate(v):  # beyond the range: never reached, or always
+            if (high is not None and level > high) or (low is not None and level <= low):
+                raise ValueError(f"alarm level {i + 1} ({level:g}) is outside the sensor's"
+                                 f" range ({low if low is not None else '-inf'}, "
+                                 f"{high if high is not None else 'inf'}]")
         return v
 
 
@@ -150,7 +156,7 @@ class SensorGatewayConfig(StrictModel):
     """A river-level, rain or air-quality gateway."""
 
     kind: Literal["sensor_gateway"]
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=2**63 - 1)  # (an ack carries it: 64 chars)
     site: Slug
     device: Slug
     broker: BrokerConfig = BrokerConfig()

@@ -29,7 +29,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge.disk_queue import DiskQueue
+from edge.disk_queue import DiskQueue, QueueError
 from ioc.contract import DeviceStatus, Event, Topics, encode, now_utc, stable_id
 
 logger = logging.getLogger(__name__)
@@ -263,7 +263,15 @@ class MqttPublisher:
             raise PublishError("publisher not started")
         topic, payload = Topics.for_event(event), encode(event)
         if self.queue is not None:
-            if not self.queue.put(topic, payload):
+            try:
+                stored = self.queue.put(topic, payload)
+            except QueueError as exc:  # the disk is full or failing: the agent goes on
+                self._dropped += 1
+                if self._dropped == 1 or self._dropped % 1000 == 0:
+                    logger.error("%s: %s; dropped %d events so far (heartbeats report it)",
+                                 self.device, exc, self._dropped)
+                return False
+            if not stored:
                 return False
             self.published += 1
             self._wake.set()

@@ -158,6 +158,10 @@ class SensorAgent:
 
     def _on_config(self, topic: str, payload: bytes) -> None:
         """paho's thread: keep the pushed config for the run loop (applied between polls)."""
+        if len(self._pushed) == self._pushed.maxlen:  # the oldest would go without an answer
+            logger.warning("%s: %d pushed configs wait already; the oldest is dropped unanswered"
+                           " (push one at a time and wait for its config_ack)", self.device,
+                           len(self._pushed))
         self._pushed.append((topic, payload))
         self._wake.set()
 
@@ -175,6 +179,9 @@ class SensorAgent:
             self.poll_interval_s, self.heartbeat_s = result.poll_interval_s, result.heartbeat_s
             self.alarm_poll_interval_s = result.alarm_poll_interval_s
             self.checks = dict(result.checks)
+            # a quantity whose alarm levels are gone is in no alarm (it kept the fast polls)
+            self.alarm_level = {k: v for k, v in self.alarm_level.items()
+                                if (c := self.checks.get(k[0])) is not None and c.alarm_levels}
             self.publisher.config_version = str(result.version)
             self.publisher.announce_online()  # the retained status names the new version
             logger.info("%s: pushed config version %d applied", self.device, result.version)
@@ -283,7 +290,8 @@ class SensorAgent:
         next_beat = time.monotonic()
         while not self._stopping.is_set():
             self._wake.clear()  # set again by a config that arrives from here on
-            self.apply_pushed_configs()
+            if self.apply_pushed_configs():  # a shorter heartbeat counts from now
+                next_beat = min(next_beat, time.monotonic() + self.heartbeat_s)
             self.poll_once()
             if time.monotonic() >= next_beat:
                 self.heartbeat()

@@ -62,16 +62,37 @@ class ConfigError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _line_index(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ...], int],
-                duplicates: list[tuple[tuple[str, ...], int, int]] | None = None,
-                open_nodes: set[int] | None = None) -> None:
-    """The line of every key path under ``node``; a key given twice in one mapping (YAML
-    keeps the last silently) is added to ``duplicates`` as (path, first line, line)."""
-    open_nodes = set() if open_nodes is None else open_nodes
-    if id(node) in open_nodes:
+#: values a config may hold once its aliases are expanded (a 1 KB "billion laughs"
+#: alias chain expanded to millions and held the agent that validated it for hours)
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values ``node`` holds with every alias expanded (each node counted once)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
         raise ValueError("an alias refers to a mapping or list that contains it")
+    open_nodes.add(key)
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, sizes, open_nodes) + _expanded_size(v, sizes, open_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, sizes, open_nodes)
+    open_nodes.discard(key)
+    sizes[key] = size = min(size, MAX_EXPANDED_VALUES + 1)
+    return size
+
+
+def _line_index(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ...], int],
+                duplicates: list[tuple[tuple[str, ...], int, int]] | None = None) -> None:
+    """The line of every key path under ``node``; a key given twice in one mapping (YAML
+    keeps the last silently) is added to ``duplicates`` as (path, first line, line).
+    Call :func:`_expanded_size` first: aliases are walked once per place they are used."""
     out.setdefault(prefix, node.start_mark.line + 1)
-    open_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         first: dict[str, int] = {}
         for key, value in node.value:
@@ -81,13 +102,12 @@ def _line_index(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, .
                 duplicates.append((path, first[key.value], line))
             first.setdefault(key.value, line)
             out[path] = line
-            _line_index(value, path, out, duplicates, open_nodes)
+            _line_index(value, path, out, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             path = (*prefix, str(i))
             out[path] = item.start_mark.line + 1
-            _line_index(item, path, out, duplicates, open_nodes)
-    open_nodes.discard(id(node))
+            _line_index(item, path, out, duplicates)
 
 
 def _short(value: Any) -> str:
@@ -266,9 +286,12 @@ def load_yaml_model(model: type[M], path: Path | str, *, text: str | None = None
     duplicates: list[tuple[tuple[str, ...], int, int]] = []
     if node is not None:
         try:
-            _line_index(node, (), lines, duplicates)
+            if _expanded_size(node, {}, set()) > MAX_EXPANDED_VALUES:
+                raise ValueError(f"its aliases expand to more than {MAX_EXPANDED_VALUES:,}"
+                                 " values")
         except ValueError as exc:
             raise ConfigError([ConfigProblem(name, None, "", "", str(exc))]) from None
+        _line_index(node, (), lines, duplicates)
     if duplicates:
         raise ConfigError([ConfigProblem(name, line, ".".join(path), "",
                                          f"key given twice (first at line {first}): remove one")

@@ -340,7 +340,7 @@ class CameraGatewayConfig(StrictModel):
     """A traffic camera gateway."""
 
     kind: Literal["camera_gateway"]
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=2**63 - 1)  # (an ack carries it: 64 chars)
     site: Slug
     device: Slug
     camera: Slug

@@ -45,10 +45,10 @@ HUE_TZ = timezone(timedelta(hours=7), "ICT")
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="run the whole city simulated end to end (2025-11-03)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--duration", type=float, default=60.0,
+    p.add_argument("--duration", type=_positive, default=60.0,
                    help="wall-clock seconds to run (default 60; Ctrl-C ends it early, with"
                         " the summary)")
-    p.add_argument("--speed", type=float, default=None,
+    p.add_argument("--speed", type=_positive, default=None,
                    help="scenario seconds per real second (default: fit the scenario into"
                         " the duration)")
     p.add_argument("--scenario", action="append", default=None,
@@ -69,6 +69,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--camera-fps", type=_fps, default=5.0,
                    help="frames per second of each camera (default 5)")
     p.set_defaults(func=run)
+
+
+def _positive(text: str) -> float:
+    """A finite number above 0 (``nan`` and ``inf`` parse as floats too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number above 0")
+    return value
 
 
 def _fps(text: str) -> float:
@@ -106,6 +117,30 @@ class Monitor:
         self.out.write(f"  ALERT {event.ts.astimezone(HUE_TZ):%Y-%m-%d %H:%M} "
                        f"{event.status.value:<11} {event.severity.value:<8} {event.description}\n")
         self.out.flush()
+
+
+def _check_inputs(args: argparse.Namespace) -> str | None:
+    """What would stop the demo, said in one line (a traceback after the broker had started
+    had left it running): scenarios, the stream config, the data folder, and a gateway
+    config for every device the scenarios play."""
+    from ioc.config import ConfigError
+    from simulators.sensors.scenario import load_scenario
+    from stream.config import load_config
+
+    try:
+        scenarios = [load_scenario(s) for s in (args.scenario or DEFAULT_SCENARIOS)]
+        load_config(args.config)
+    except (ConfigError, OSError) as exc:
+        return str(exc).splitlines()[0]
+    if args.data_dir is not None and args.data_dir.exists() and not args.data_dir.is_dir():
+        return f"--data-dir {args.data_dir} is a file, not a folder"
+    folder = args.configs or Path(__file__).resolve().parents[2] / "firmware_configs" / "hue"
+    for sc in scenarios:
+        for device in sc.devices():
+            if not (folder / f"{device}.yaml").is_file():
+                return (f"scenario {sc.name!r} plays device {device!r}, which has no gateway"
+                        f" config {folder / f'{device}.yaml'} (--configs names the folder)")
+    return None
 
 
 def _agents(args: argparse.Namespace, scenarios: list[Any], clock: Any, port: int
@@ -217,6 +252,10 @@ def run(args: argparse.Namespace) -> int:
     from stream.runner import StreamRunner, embedded_io
 
     out = sys.stdout
+    problem = _check_inputs(args)  # before anything is started or created
+    if problem is not None:
+        out.write(f"ioc demo: {problem}\n")
+        return 2
     scenarios = [load_scenario(s) for s in (args.scenario or DEFAULT_SCENARIOS)]
     start = min(sc.start for sc in scenarios)
     end = max(sc.end for sc in scenarios)

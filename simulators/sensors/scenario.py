@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from edge.drivers.base import Sample
-from ioc.config import StrictModel, load_yaml_model
+from ioc.config import StrictModel, fail_at, load_yaml_model
 from ioc.contract import QUANTITIES, Quantity, SensorReading, reading_id
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -69,6 +69,10 @@ class Series(StrictModel):
         return frames[-1][1]
 
 
+#: samples one device may take from start to end (a scenario builds them all at once)
+MAX_SAMPLES = 200_000
+
+
 class Scenario(StrictModel):
     """A recorded or invented episode, played by simulated gauges."""
 
@@ -82,8 +86,22 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Scenario:
+        problems: list[tuple[tuple[str | int, ...], object, str]] = []
         if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}")
+            problems.append((("end",), str(self.end), f"is not after start {self.start}"))
+        elif self.span / self.step > MAX_SAMPLES:  # all are made up front, per device
+            problems.append((("sample_every_min",), self.sample_every_min,
+                             f"gives {self.span / self.step:,.0f} samples from start to end"
+                             f" (at most {MAX_SAMPLES:,})"))
+        seen: dict[tuple[str, str, str], int] = {}
+        for i, series in enumerate(self.series):  # one reading id would carry two values
+            key = (series.device, series.station, series.quantity)
+            if key in seen:
+                problems.append((("series", i), f"{series.device}/{series.station}",
+                                 f"{series.quantity} of this device and station is already"
+                                 f" series {seen[key]}"))
+            seen.setdefault(key, i)
+        fail_at(problems, "Scenario")
         return self
 
     @property

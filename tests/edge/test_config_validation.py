@@ -93,6 +93,16 @@ SENSOR_CASES = [
     ("      kind: counter", "      kind: gauge", None, None, None),  # valid: a gauge
     ("  backoff_initial_s: 2", "  backoff_initial_s: 500", "driver.backoff_initial_s", "500.0",
      "is above backoff_max_s (120)"),
+    # alarm levels the sensor cannot reach (max 12), or always is at (min -1)
+    ("alarm_levels: [1.0, 2.0, 3.5]", "alarm_levels: [1.0, 2.0, 30]",
+     "checks.water_level.alarm_levels", "[1.0, 2.0, 30]",
+     "alarm level 3 (30) is outside the sensor's range (-1.0, 12.0]"),
+    ("alarm_levels: [1.0, 2.0, 3.5]", "alarm_levels: [-5, 2.0, 3.5]",
+     "checks.water_level.alarm_levels", "[-5, 2.0, 3.5]",
+     "alarm level 1 (-5) is outside the sensor's range"),
+    # a version no config_ack can carry (64 characters)
+    ("version: 1\n", "version: " + "9" * 80 + "\n", "version", "9" * 80,
+     "Input should be less than or equal to 9223372036854775807"),
     ("  password_env: IOC_MQTT_PASSWORD", "  password_env: ioc_password", "broker.password_env",
      "'ioc_password'", "should match pattern"),
     ("    ca_file: /etc/ioc-edge/ca.crt", "    ca_file: /etc/ioc-edge/ca.crt\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge.disk_queue import DiskQueue
+from edge.disk_queue import DiskQueue, QueueError
 from edge.publisher import BrokerAddress, MqttPublisher
 from ioc.broker import MosquittoBroker
 from ioc.contract import SensorReading, Topics, decode, reading_id
@@ -156,3 +156,22 @@ def test_sensor_gateway_config_takes_a_disk_queue(tmp_path: Path) -> None:
     q = cfg.queue.build(base=tmp_path)
     assert q.path == tmp_path / "var" / "queue" / "kimlong-01.sqlite"
     assert (q.max_messages, q.policy) == (500, "drop_newest")
+
+
+def test_a_disk_that_fails_drops_and_counts_instead_of_crashing(tmp_path: Path) -> None:
+    """A full disk raised out of publish() and ended the gateway."""
+    queue = DiskQueue(tmp_path / "q.sqlite", max_messages=100)
+    pub = MqttPublisher(BrokerAddress("127.0.0.1", 1), "hue", "kimlong-01", queue=queue)
+    pub.start(timeout_s=0.1)
+    real = queue.put
+
+    def full(topic: str, payload: bytes) -> bool:
+        raise QueueError(f"{queue.path}: cannot write the disk queue: database or disk is full")
+
+    queue.put = full  # type: ignore[method-assign]
+    assert [pub.publish(_reading(i)) for i in range(3)] == [False] * 3
+    assert pub.dropped == 3
+    queue.put = real  # type: ignore[method-assign]
+    assert pub.publish(_reading(3))  # space again: the next event is kept
+    assert pub.queue_depth == 1
+    pub.stop(timeout_s=0.2)

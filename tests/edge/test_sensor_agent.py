@@ -91,3 +91,48 @@ def test_agent_publishes_readings_status_and_heartbeat(mosquitto: MosquittoBroke
     beats = [e for e in got if isinstance(e, Heartbeat)]
     assert len(beats) >= 2  # one at start, one after the flush
     assert (beats[-1].queue_depth, beats[-1].dropped) == (0, 0)
+
+
+class _Publisher:
+    """Records events; no broker (the agent's own bookkeeping is under test)."""
+
+    config_version = "1"
+    queue_depth = dropped = disk_used_bytes = 0
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def publish(self, event: object) -> bool:
+        self.events.append(event)
+        return True
+
+    def announce_online(self) -> None:
+        pass
+
+
+def test_a_pushed_config_without_alarm_levels_ends_the_fast_polling() -> None:
+    """The alarm level stayed, and with it polling at the alarm rate, for ever."""
+    from pathlib import Path
+
+    from edge.config import load_sensor_config
+    from ioc.contract import Topics
+
+    text = (Path(__file__).resolve().parents[2] / "firmware_configs" / "hue" /
+            "kimlong-01.yaml").read_text().replace(
+        "poll_interval_s: 1.0\n", "poll_interval_s: 1.0\nalarm_poll_interval_s: 0.2\n", 1)
+    line = next(s for s in text.splitlines(keepends=True) if "alarm_levels:" in s)
+    cfg = load_sensor_config("kimlong-01.yaml", text=text)
+    pub = _Publisher()
+    agent = SensorAgent(cfg.site, cfg.device, ListDriver([]), pub,  # type: ignore[arg-type]
+                        poll_interval_s=60, heartbeat_s=600, checks=cfg.checks,
+                        alarm_poll_interval_s=0.2, config=cfg)
+    agent.poll_once()
+    agent._track_alarm(Sample("water_level", 1.5, "m", T0, station="kimlong"))
+    assert agent.current_poll_interval_s == 0.2
+    calm = text.replace("version: 1", "version: 2", 1).replace(line, "")
+    agent._on_config(Topics.config(cfg.site, cfg.device), calm.encode())
+    assert agent.apply_pushed_configs() == 1
+    assert agent.alarm_level == {}
+    assert agent.alarm_poll_interval_s is not None
+    assert agent.alarm_poll_interval_s < agent.poll_interval_s
+    assert agent.current_poll_interval_s == agent.poll_interval_s

@@ -67,6 +67,17 @@ def test_a_recursive_alias_is_a_config_error() -> None:
         load_yaml_model(StreamConfig, "c.yaml", text="stations: &x\n  a: *x\n")
 
 
+def test_an_alias_bomb_is_refused_at_once() -> None:
+    """1 KB of aliases, each twice the one before: checking it took hours."""
+    lines = ["a0: &a0 [x]"] + [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 40)]
+    text = "stations:\n  k:\n    name: K\n" + "\n".join(lines) + "\n"
+    with pytest.raises(ConfigError, match="its aliases expand to more than 100,000 values"):
+        load_yaml_model(StreamConfig, "c.yaml", text=text)  # (2**39 values expanded)
+    shared = "defaults: &d {name: K}\nstations:\n  k: *d\n  l: *d\n"  # ordinary reuse
+    with pytest.raises(ConfigError, match=r"c\.yaml:1: defaults: .*unknown key"):
+        load_yaml_model(StreamConfig, "c.yaml", text=shared)
+
+
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
 def test_numbers_must_be_finite(value: str) -> None:
     with pytest.raises(ConfigError, match="Input should be a finite number"):
