@@ -93,24 +93,7 @@ def test_agent_publishes_readings_status_and_heartbeat(mosquitto: MosquittoBroke
     assert (beats[-1].queue_depth, beats[-1].dropped) == (0, 0)
 
 
-class _Publisher:
-    """Records events; no broker (the agent's own bookkeeping is under test)."""
-
-    config_version = "1"
-    queue_depth = dropped = disk_used_bytes = 0
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def publish(self, event: object) -> bool:
-        self.events.append(event)
-        return True
-
-    def announce_online(self) -> None:
-        pass
-
-
-def test_a_pushed_config_without_alarm_levels_ends_the_fast_polling() -> None:
+def test_a_pushed_config_without_alarm_levels_ends_the_fast_polling(publisher) -> None:  # type: ignore[no-untyped-def]
     """The alarm level stayed, and with it polling at the alarm rate, for ever."""
     from pathlib import Path
 
@@ -122,8 +105,7 @@ def test_a_pushed_config_without_alarm_levels_ends_the_fast_polling() -> None:
         "poll_interval_s: 1.0\n", "poll_interval_s: 1.0\nalarm_poll_interval_s: 0.2\n", 1)
     line = next(s for s in text.splitlines(keepends=True) if "alarm_levels:" in s)
     cfg = load_sensor_config("kimlong-01.yaml", text=text)
-    pub = _Publisher()
-    agent = SensorAgent(cfg.site, cfg.device, ListDriver([]), pub,  # type: ignore[arg-type]
+    agent = SensorAgent(cfg.site, cfg.device, ListDriver([]), publisher,
                         poll_interval_s=60, heartbeat_s=600, checks=cfg.checks,
                         alarm_poll_interval_s=0.2, config=cfg)
     agent.poll_once()

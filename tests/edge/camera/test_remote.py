@@ -83,26 +83,8 @@ def test_the_same_payload_applied_then_refused_gets_two_acks() -> None:
     assert config_ack(cfg, TOPIC, payload).id == applied.id  # a replay keeps its id
 
 
-class _Publisher:
-    """Records what the agent publishes (no broker: the switch itself is under test)."""
-
-    broker = None
-    config_version = "1"
-    started = True
-    disk_used_bytes = queue_depth = dropped = 0
-
-    def __init__(self) -> None:
-        self.sent: list[object] = []
-
-    def publish(self, event: object) -> bool:
-        self.sent.append(event)
-        return True
-
-    def announce_online(self) -> None:
-        pass
-
-
-def test_a_refused_config_leaves_every_running_part_as_it_was(tmp_path: Path) -> None:
+def test_a_refused_config_leaves_every_running_part_as_it_was(tmp_path: Path,
+                                                              publisher) -> None:  # type: ignore[no-untyped-def]
     """A new detector setting with a source that cannot open: the new pipeline had stayed
     in use under the old config's version."""
     from edge.camera.agent import CameraAgent
@@ -112,7 +94,7 @@ def test_a_refused_config_leaves_every_running_part_as_it_was(tmp_path: Path) ->
     text = TEXT.replace("  dir: var/evidence/cam-lequydon-01", f"  dir: {tmp_path}/ev", 1)
     assert "  conf: 0.1" in text
     cfg = load_camera_config(PATH, text=text)
-    agent = CameraAgent(cfg, _Publisher(), config_path=str(PATH))  # type: ignore[arg-type]
+    agent = CameraAgent(cfg, publisher, config_path=str(PATH))
     agent.pipeline = agent._factory(cfg)
     agent.source = make_source(cfg.source)
     agent.source.open()
@@ -137,7 +119,8 @@ def test_a_refused_config_leaves_every_running_part_as_it_was(tmp_path: Path) ->
     agent.source.close()
 
 
-def test_frames_of_another_size_than_configured_stop_the_agent(tmp_path: Path) -> None:
+def test_frames_of_another_size_than_configured_stop_the_agent(tmp_path: Path,
+                                                              publisher) -> None:  # type: ignore[no-untyped-def]
     """A 320x240 video under a 1280x720 config ran without a word, every zone misplaced."""
     import cv2
     import numpy as np
@@ -155,7 +138,7 @@ def test_frames_of_another_size_than_configured_stop_the_agent(tmp_path: Path) -
     source_block = text[text.index("source:\n"):text.index("frame:\n")]
     cfg = load_camera_config(PATH, text=text.replace(
         source_block, f"source:\n  type: url\n  url: {video}\n", 1))
-    agent = CameraAgent(cfg, _Publisher(), config_path=str(PATH))  # type: ignore[arg-type]
+    agent = CameraAgent(cfg, publisher, config_path=str(PATH))
     agent.pipeline = agent._factory(cfg)
     agent.source = make_source(cfg.source)
     agent.source.open()
