@@ -16,7 +16,9 @@ From the cloud (``--api URL --token-env VAR``): the same table from
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import math
 import os
 import sys
 import threading
@@ -32,6 +34,17 @@ COLUMNS = ("SITE", "DEVICE", "STATE", "LAST SEEN", "FPS", "QUEUE", "DROPPED", "C
            "DISK", "SOURCE", "RECONNECTS", "AGENT")
 
 
+def _seconds(text: str) -> float:
+    """A finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (0 or more)")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("devices", help="every gateway in one table (online/offline, health)")
     p.add_argument("--host", default="127.0.0.1", help="broker host")
@@ -41,9 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--password-file", type=Path, default=None, help="file with its password")
     p.add_argument("--tls-ca", type=Path, default=None, help="CA file: connect with TLS")
     p.add_argument("--site", default="+", help="one site (default: every site)")
-    p.add_argument("--wait", type=float, default=3.0,
+    p.add_argument("--wait", type=_seconds, default=3.0,
                    help="seconds to listen for heartbeats before printing (default 3)")
-    p.add_argument("--stale-after", type=float, default=90.0,
+    p.add_argument("--stale-after", type=_seconds, default=90.0,
                    help="online but silent this long (s) counts as stale (default 90)")
     p.add_argument("--registry", type=Path, default=None,
                    help="provisioning folder: list registered devices never heard from")
@@ -52,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="environment variable with the API token (default IOC_TOKEN)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--watch", action="store_true", help="redraw in place until Ctrl-C")
-    p.add_argument("--interval", type=float, default=2.0, help="watch: seconds between redraws")
+    p.add_argument("--interval", type=_seconds, default=2.0, help="watch: seconds between redraws")
     p.add_argument("--count", type=int, default=None, help="watch: stop after this many redraws")
     p.set_defaults(func=run)
 
@@ -225,6 +238,9 @@ def _subscribe(args: argparse.Namespace, fleet: Fleet) -> Any:
 def _from_registry(fleet: Fleet, folder: Path, site: str) -> None:
     from ioc.provision.registry import load_registry
 
+    if not (folder / "registry.yaml").is_file():  # (a wrong folder showed "0 gateways")
+        raise ValueError(f"--registry {folder}: no registry.yaml there (give the folder"
+                         " ioc provision --dir wrote)")
     registry = load_registry(folder / "registry.yaml")
     for name, account in registry.devices(None if site == "+" else site).items():
         with fleet.lock:
@@ -238,17 +254,38 @@ def _from_api(args: argparse.Namespace) -> list[DeviceRow]:
     if token is None:
         raise ValueError(f"--token-env: environment variable {args.token_env} is not set")
     query = f"?site={args.site}" if args.site != "+" else ""
-    req = urllib.request.Request(f"{args.api.rstrip('/')}/api/v1/devices{query}",
-                                 headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=15) as resp:
-        page = json.loads(resp.read())
+    url = f"{args.api.rstrip('/')}/api/v1/devices{query}"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            page = json.loads(resp.read(MAX_PAGE_BYTES + 1)[:MAX_PAGE_BYTES])
+        return _rows(page)
+    except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts included
+        raise ValueError(f"{url}: {getattr(exc, 'reason', None) or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{url}: not a device page as the cloud API gives it"
+                         f" ({type(exc).__name__}: {exc})") from None
+
+
+#: the largest device page read (a fleet of thousands is a few MB)
+MAX_PAGE_BYTES = 50_000_000
+
+
+def _rows(page: Any) -> list[DeviceRow]:
+    """The rows of ``GET /api/v1/devices``; raises on anything else."""
     rows = []
     for d in page["items"]:
+        last = datetime.fromisoformat(d["last_seen"]) if d.get("last_seen") else None
+        if last is not None and last.tzinfo is None:
+            raise ValueError(f"last_seen {d['last_seen']!r} has no time zone")
+        for key in ("fps", "queue_depth", "dropped_events", "disk_used_bytes",
+                    "source_reconnects"):
+            if d.get(key) is not None and not isinstance(d[key], int | float):
+                raise ValueError(f"{key} {d[key]!r} of {d.get('device')!r} is not a number")
         state = {"ok": "online", "stale": "stale", "offline": "offline"}.get(d["health"],
                                                                              "unknown")
         rows.append(DeviceRow(
-            d["site"], d["device"], state,
-            datetime.fromisoformat(d["last_seen"]) if d.get("last_seen") else None,
+            d["site"], d["device"], state, last,
             d.get("fps"), d.get("queue_depth"), d.get("dropped_events"), d.get("config_version"),
             d.get("disk_used_bytes"), d.get("source_state"), d.get("source_reconnects"),
             d.get("agent_version"),
@@ -272,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
         if args.registry is not None:
             _from_registry(fleet, args.registry, args.site)
         client = _subscribe(args, fleet)
-    except (ValueError, ConnectionError, OSError, urllib.error.URLError) as exc:
+    except (ValueError, ConnectionError, OSError, urllib.error.URLError) as exc:  # ConfigError too
         print(f"ioc devices: {exc}", file=sys.stderr)
         return 1
     try:
