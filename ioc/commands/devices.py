@@ -248,6 +248,7 @@ def _from_registry(fleet: Fleet, folder: Path, site: str) -> None:
 
 
 def _from_api(args: argparse.Namespace) -> list[DeviceRow]:
+    import urllib.error
     import urllib.request
 
     token = os.environ.get(args.token_env)
@@ -260,6 +261,8 @@ def _from_api(args: argparse.Namespace) -> list[DeviceRow]:
         with urllib.request.urlopen(req, timeout=15) as resp:
             page = json.loads(resp.read(MAX_PAGE_BYTES + 1)[:MAX_PAGE_BYTES])
         return _rows(page)
+    except urllib.error.HTTPError as exc:  # the status: "HTTP Error 403: Forbidden"
+        raise ValueError(f"{url}: {exc}") from None
     except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts included
         raise ValueError(f"{url}: {getattr(exc, 'reason', None) or exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
