@@ -69,6 +69,7 @@ READ_SIZE = 256 * 1024
 LINGER_S = 0.0005  # pause after a read (see module doc)
 ACK_LINGER_S = 0.01  # the publisher's pause after a read: it only reads PUBACKs
 MAX_IN_FLIGHT = 60_000  # packet ids are 16 bits
+STABLE_S = 10.0  # a connection up this long was healthy: its drop is retried at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,25 @@ class MqttLogin:
         return context
 
 
+def check_filter(text: str) -> str:
+    """A subscription filter the broker will take (a bad one made Mosquitto drop the
+    connection, and the client reconnect for ever without naming it)."""
+    levels = text.split("/")
+    if (not text or "\x00" in text or len(text.encode()) > 65535
+            or any(("#" in lv and (lv != "#" or i != len(levels) - 1))
+                   or ("+" in lv and lv != "+") for i, lv in enumerate(levels))):
+        raise ValueError(f"{text!r} is not an MQTT subscription filter ('#' only as the whole"
+                         " last level, '+' only as a whole level, no NUL)")
+    return text
+
+
+def check_topic(text: str) -> str:
+    """A topic a message can be published on: no wildcard, no NUL, 1 to 65,535 bytes."""
+    if not text or "+" in text or "#" in text or "\x00" in text or len(text) > 65535:
+        raise ValueError(f"{text[:200]!r} is not an MQTT topic to publish on")
+    return text
+
+
 class _Connection:
     """One MQTT connection kept up by a background thread; subclasses add what they do
     on connect (:meth:`_connected`) and with PUBLISH and control packets."""
@@ -102,6 +122,8 @@ class _Connection:
                  login: MqttLogin | None = None, linger_s: float = LINGER_S) -> None:
         if not 0 <= linger_s <= 0.1:
             raise ValueError(f"linger_s must be 0 to 0.1 s (a pause between reads), got {linger_s}")
+        if not 1 <= keepalive_s <= 65535:  # 0 (MQTT's "off") made the reader spin
+            raise ValueError(f"keepalive_s must be 1 to 65535 s, got {keepalive_s}")
         self.host, self.port = host, port
         self.login = login or MqttLogin()
         self._tls = self.login.tls_context()
@@ -132,8 +154,14 @@ class _Connection:
         self._closing.set()
         sock = self._sock
         if sock is not None:
-            with contextlib.suppress(OSError), self._send_lock:
-                sock.sendall(DISCONNECT)
+            # a send blocked on a broker that stopped reading holds the lock: do not wait
+            # for it longer than a second, the shutdown below ends that send too
+            if self._send_lock.acquire(timeout=1.0):
+                try:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(DISCONNECT)
+                finally:
+                    self._send_lock.release()
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
@@ -181,7 +209,9 @@ class _Connection:
             raise ProtocolError(f"expected CONNACK, got {head!r}")
         if head[3]:
             raise ConnectionRefusedError(CONNACK_CODES.get(head[3], f"code {head[3]}"))
-        sock.settimeout(None)
+        # reads wait in select(); a write to a broker that stopped reading fails after a
+        # keep-alive instead of holding the send lock (and close()) for ever
+        sock.settimeout(float(self.keepalive_s))
         self._on_connect(sock, session_present=bool(head[2] & 1))
         self._last_sent = time.monotonic()
 
@@ -203,18 +233,25 @@ class _Connection:
                 continue
             self._attach(sock)
             self.connects += 1
+            up_since = time.monotonic()
             try:
                 self._read(sock)
-                delay = 0.1
             except (OSError, ProtocolError) as exc:
                 if not self._closing.is_set():
-                    logger.warning("%s: connection lost (%s); reconnecting", self.name, exc)
+                    logger.warning("%s: connection lost (%s); reconnecting in %.1f s",
+                                   self.name, exc, delay)
+            except Exception:  # a bug here must not end the thread: it reconnects
+                logger.exception("%s: reading failed; reconnecting in %.1f s", self.name,
+                                 delay)
             finally:
                 with self._send_lock:
                     self._sock = None
                 sock.close()
             if not self._closing.is_set():
                 self._closing.wait(delay)
+            # a connection that lasted is healthy: the next drop is retried at once; one that
+            # a broker drops right after it is made is retried ever more slowly
+            delay = 0.1 if time.monotonic() - up_since >= STABLE_S else min(delay * 2, 5.0)
 
     def _attach(self, sock: socket.socket) -> None:
         """Make a new connection the one :meth:`_send` writes to."""
@@ -227,7 +264,7 @@ class _Connection:
         gen = self._generation
         keepalive = float(self.keepalive_s)
         last_heard = time.monotonic()
-        queue, manual, linger = self.queue, self.manual_ack, self.linger_s
+        manual, linger = self.manual_ack, self.linger_s
         while not self._closing.is_set():
             ready, _, _ = select.select([sock], [], [], min(1.0, keepalive / 2))
             now = time.monotonic()
@@ -240,12 +277,18 @@ class _Connection:
                 buf += data
                 got: list[Message] = []
                 acks: list[int] = []
-                used, other = parse(buf, time.time(), gen, got, acks, manual)
+                try:
+                    used, other = parse(buf, time.time(), gen, got, acks, manual)
+                except ProtocolError:  # what was complete before the bad packet is kept
+                    if acks:
+                        self._send(pubacks(acks), gen)
+                    self._take(got)
+                    raise
                 del buf[:used]
                 if acks:
                     self._send(pubacks(acks), gen)
                 if got:
-                    queue.extend(got)
+                    self._take(got)
                 if other:
                     self._control(other)
                 if linger:
@@ -265,6 +308,10 @@ class _Connection:
             while data and sock.pending():
                 data += sock.recv(READ_SIZE)
         return data
+
+    def _take(self, messages: list[Message]) -> None:
+        """PUBLISHes received (a subscriber queues them)."""
+        self.queue.extend(messages)
 
     def _control(self, packets: list[tuple[int, bytes]]) -> None:
         for b0, _body in packets:
@@ -287,7 +334,9 @@ class MqttSubscriber(_Connection):
         super().__init__(host, port, client_id=client_id, clean_session=clean_session,
                          keepalive_s=keepalive_s, name=name, manual_ack=manual_ack,
                          login=login, linger_s=linger_s)
-        self.filters = list(filters)
+        self.filters = [check_filter(f) for f in filters]
+        if not self.filters:
+            raise ValueError(f"{self.name}: nothing to subscribe to (no filters)")
         self.qos = qos
         self.on_subscribed = on_subscribed
 
@@ -345,8 +394,15 @@ class MqttPublisher(_Connection):
 
         Waits only when ``MAX_IN_FLIGHT`` QoS 1 messages are unacknowledged."""
         if self.qos == 0:
+            for topic, _payload in messages:
+                check_topic(topic)
             self._send(b"".join(publish_packet(t, p, 0) for t, p in messages))
             return
+        if len(messages) > MAX_IN_FLIGHT:
+            raise ValueError(f"{self.name}: {len(messages)} messages in one batch, at most"
+                             f" {MAX_IN_FLIGHT} (packet ids are 16 bits)")
+        for topic, _payload in messages:  # one bad topic made the broker drop every resend
+            check_topic(topic)
         packets = []
         with self._lock:
             if len(self._in_flight) + len(messages) > MAX_IN_FLIGHT and not self._lock.wait_for(
@@ -381,6 +437,12 @@ class MqttPublisher(_Connection):
     def _on_connect(self, sock: socket.socket, *, session_present: bool) -> None:
         logger.info("%s: connected to %s:%s", self.name, self.host, self.port)
 
+    def _take(self, messages: list[Message]) -> None:
+        # it subscribes to nothing: a broker that sends PUBLISHes anyway is not queued
+        # for nobody to read (acknowledged, so it does not send them again)
+        logger.warning("%s: %d messages from the broker though nothing is subscribed;"
+                       " dropped", self.name, len(messages))
+
     def _attach(self, sock: socket.socket) -> None:
         # one critical section with publish(): a message goes out either here or there
         with self._lock:
@@ -402,6 +464,8 @@ class MqttPublisher(_Connection):
             for b0, body in packets:
                 kind = b0 & 0xF0
                 if kind == 0x40:  # PUBACK
+                    if len(body) != 2:
+                        raise ProtocolError(f"PUBACK of {len(body)} bytes (2 expected)")
                     self._in_flight.pop((body[0] << 8) | body[1], None)
                 elif kind != 0xD0:  # PINGRESP
                     raise ProtocolError(f"unexpected packet type {b0 >> 4}")

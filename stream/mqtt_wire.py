@@ -106,14 +106,25 @@ def parse(buf: bytearray, received_at: float, generation: int, out: list[Message
             break
         if b0 & 0xF0 == 0x30:  # PUBLISH
             qos = (b0 >> 1) & 0x03
+            if length < 2:
+                raise ProtocolError(f"PUBLISH of {length} bytes has no topic length")
             tl = (buf[start] << 8) | buf[start + 1]
-            topic = buf[start + 2:start + 2 + tl].decode("utf-8", "replace")
             j = start + 2 + tl
+            if j + (2 if qos else 0) > end:
+                raise ProtocolError(f"PUBLISH of {length} bytes: its topic ({tl} bytes)"
+                                    f"{' and packet id' if qos else ''} run past its end")
+            try:
+                topic = buf[start + 2:j].decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError("PUBLISH topic is not UTF-8") from None
             ack: Ack | None = None
             if qos:
                 if qos != 1:
-                    raise ProtocolError(f"QoS {qos} PUBLISH on {topic!r}, never subscribed to")
+                    raise ProtocolError(f"QoS {qos} PUBLISH on {topic!r}: the stream"
+                                        " subscribes at QoS 0 or 1 (a malformed packet)")
                 pid = (buf[j] << 8) | buf[j + 1]
+                if pid == 0:
+                    raise ProtocolError(f"QoS 1 PUBLISH on {topic!r} with packet id 0")
                 j += 2
                 if manual_ack:
                     ack = (generation, pid)

@@ -4,6 +4,7 @@ unacknowledged ones come again after a reconnect, published ones survive a broke
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -227,3 +228,133 @@ def test_messages_published_before_the_connection_are_not_sent_as_duplicates(
     assert w[:cut].endswith(b"early")
     assert w.endswith(b"late")
     assert "sending 2 unacknowledged messages again" in caplog.text
+
+
+class FakeBroker:
+    """A loopback socket server that answers CONNECT with CONNACK, sends ``after``, hangs
+    up when ``close`` says so, and otherwise never reads again (a stalled broker)."""
+
+    def __init__(self, after: bytes = b"", close: bool = False) -> None:
+        import socket
+        import threading
+
+        self.after, self.close_after = after, close
+        self.connects = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import contextlib
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connects += 1
+            self._conns.append(conn)
+            with contextlib.suppress(OSError):
+                conn.settimeout(2)
+                conn.recv(4096)  # CONNECT (and SUBSCRIBE, maybe)
+                conn.sendall(b"\x20\x02\x00\x00" + self.after)
+                if self.close_after:
+                    conn.shutdown(socket.SHUT_RDWR)
+                    conn.close()
+
+    def stop(self) -> None:
+        import contextlib
+
+        self._stop.set()
+        self._thread.join(2)
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        self._server.close()
+
+
+def test_a_broker_that_hangs_up_at_once_is_retried_ever_more_slowly() -> None:
+    """Every 0.1 s for ever, whatever the broker did."""
+    broker = FakeBroker(close=True)
+    sub = MqttSubscriber("127.0.0.1", broker.port, client_id="x", filters=["t"])
+    try:
+        sub.start()
+        time.sleep(2.0)
+        # 0.1 + 0.2 + 0.4 + 0.8 = 1.5 s: at most 5 connections in 2 s (it made 20)
+        assert 2 <= broker.connects <= 6, broker.connects
+    finally:
+        sub.close(2)
+        broker.stop()
+
+
+def test_a_bad_packet_ends_the_connection_not_the_thread_and_keeps_what_came_before(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A short packet raised IndexError and the reader thread was gone for good; the good
+    message that arrived in the same read was lost."""
+    from stream.mqtt_wire import publish_packet
+
+    broker = FakeBroker(after=publish_packet("t", b"good", 0) + b"\x30\x00")
+    sub = MqttSubscriber("127.0.0.1", broker.port, client_id="x", filters=["t"])
+    try:
+        with caplog.at_level(logging.WARNING):
+            sub.start()
+            _until(lambda: broker.connects >= 2)  # it reconnected: the thread lives
+        assert sub._thread is not None
+        assert sub._thread.is_alive()
+        assert [m.payload for m in list(sub.queue)[:1]] == [b"good"]
+        assert "PUBLISH of 0 bytes has no topic length" in caplog.text
+    finally:
+        sub.close(2)
+        broker.stop()
+
+
+def test_a_broker_that_stops_reading_neither_blocks_the_publisher_nor_close() -> None:
+    """sendall() without a timeout held the send lock, and close() waited for ever."""
+    import threading
+
+    broker = FakeBroker()
+    pub = MqttPublisher("127.0.0.1", broker.port, client_id="x", keepalive_s=1)
+    pub.start()
+    _until(lambda: pub._sock is not None)
+    done = threading.Event()
+
+    def flood() -> None:
+        for _ in range(40):
+            pub.publish([("t", b"x" * 1_000_000)])
+        done.set()
+
+    threading.Thread(target=flood, daemon=True).start()
+    time.sleep(1.0)
+    closed = threading.Event()
+    threading.Thread(target=lambda: (pub.close(2), closed.set()), daemon=True).start()
+    try:
+        _until(closed.is_set, timeout_s=10)
+    finally:
+        broker.stop()
+
+
+@pytest.mark.parametrize(("make", "error"), [
+    (lambda: MqttSubscriber("h", 1, client_id="x", filters=["a/#/b"]),
+     "'a/#/b' is not an MQTT subscription filter"),
+    (lambda: MqttSubscriber("h", 1, client_id="x", filters=["ok/+", "bad#"]),
+     "'bad#' is not an MQTT subscription filter"),
+    (lambda: MqttSubscriber("h", 1, client_id="x", filters=[]), "no filters"),
+    (lambda: MqttSubscriber("h", 1, client_id="x", filters=["t"], keepalive_s=0),
+     "keepalive_s must be 1 to 65535 s, got 0"),
+    (lambda: MqttPublisher("h", 1, client_id="x", keepalive_s=70000),
+     "keepalive_s must be 1 to 65535 s, got 70000"),
+    (lambda: MqttPublisher("h", 1, client_id="x").publish([("a/ok", b"1"), ("a/+/x", b"2")]),
+     "'a/+/x' is not an MQTT topic to publish on"),
+    (lambda: MqttPublisher("h", 1, client_id="x").publish([("t", b"")] * 60_001),
+     "60001 messages in one batch, at most 60000"),
+])
+def test_what_a_broker_would_refuse_is_refused_here_by_name(make, error: str) -> None:  # type: ignore[no-untyped-def]
+    """A bad filter or topic made the broker drop the connection, and the client reconnect
+    10 times a second for ever (a bad topic also stopped every later message)."""
+    with pytest.raises(ValueError, match=re.escape(error)):
+        make()

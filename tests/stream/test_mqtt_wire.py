@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stream.mqtt_wire import (
@@ -88,3 +90,33 @@ def test_connect_subscribe_and_acks_match_the_spec() -> None:
         b"\x82\x15\x00\x01\x00\x03a/#\x01\x00\x0a$share/g/b\x01")
     assert pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
     assert set_dup(publish_packet("t", b"p", 1, 3))[0] == 0x3A
+
+
+NEXT = publish_packet("a/b", b"payload", 0)
+
+
+@pytest.mark.parametrize(("packet", "error"), [
+    # a PUBLISH whose own lengths run past its end read the next packet's bytes as its
+    # topic or packet id (and PUBACKed a made-up id)
+    (b"\x30\x00", "PUBLISH of 0 bytes has no topic length"),
+    (b"\x30\x01\x00", "PUBLISH of 1 bytes has no topic length"),
+    (b"\x30\x03\x00\x10a", "its topic (16 bytes) run past its end"),
+    (b"\x32\x03\x00\x01a", "its topic (1 bytes) and packet id run past its end"),
+    (b"\x32\x05\x00\x01a\x00\x00", "with packet id 0"),
+    (b"\x30\x04\x00\x02\xff\xfe", "topic is not UTF-8"),
+])
+def test_a_malformed_publish_is_refused_not_read_past(packet: bytes, error: str) -> None:
+    for buf in (packet, packet + NEXT):
+        got: list[Message] = []
+        acks: list[int] = []
+        with pytest.raises(ProtocolError, match=re.escape(error)):
+            parse(bytearray(buf), 0.0, 1, got, acks, False)
+        assert got == []
+        assert acks == []
+
+
+def test_what_came_before_a_bad_packet_is_cut_out_first() -> None:
+    got: list[Message] = []
+    with pytest.raises(ProtocolError):
+        parse(bytearray(NEXT + b"\x30\x00"), 0.0, 1, got, [], False)
+    assert [(m.topic, m.payload) for m in got] == [("a/b", b"payload")]
