@@ -46,7 +46,7 @@ class Dispatcher:
         self.lease_ns = int(lease_s * 1e9)
         self._clock = clock_ns
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def delay_s(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th failed attempt (1, 2, ...)."""
@@ -65,33 +65,39 @@ class Dispatcher:
             self.log.cursor(n.name, start_at=latest)
 
     def start(self) -> None:
-        """Start the notifiers and the polling thread."""
+        """Start the notifiers and a polling thread for each: a receiver that hangs or
+        answers slowly holds only its own deliveries (one thread for all had every
+        notifier wait up to timeout_s per read of the slow one)."""
         for n in self.notifiers:
             n.start()
         self.prime()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="ioc-notify", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True,
+                                          name=f"ioc-notify-{n.name}") for n in self.notifiers]
+        for thread in self._threads:
+            thread.start()
         logger.info("notifications: %s", ", ".join(n.name for n in self.notifiers) or "none")
 
     def stop(self) -> None:
         """Stop polling (after the delivery in progress), then the notifiers."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(30)
+        self._threads = []
         for n in self.notifiers:
             try:
                 n.stop()
             except Exception:
                 logger.exception("notifier %s did not stop cleanly", n.name)
 
-    def _run(self) -> None:
+    def _run(self, n: Notifier) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                self._enqueue(n)
+                self._deliver(n)
             except Exception:  # a store hiccup must not end notifications for good
-                logger.exception("notification round failed; trying again in %.1f s", self.poll_s)
+                logger.exception("%s: notification round failed; trying again in %.1f s",
+                                 n.name, self.poll_s)
             self._stop.wait(self.poll_s)
         self.db.close()  # this thread's connection
 

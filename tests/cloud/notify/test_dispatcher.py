@@ -273,3 +273,36 @@ def test_an_endless_answer_is_not_read(stores: CloudStores, make) -> None:
         hook.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_a_receiver_that_hangs_holds_only_its_own_deliveries(stores: CloudStores, make,
+                                                             receiver: Receiver) -> None:
+    """One thread for every notifier: each delivery to a hung webhook held the others for
+    its timeout (a flood warning's SMS waited behind a dead dashboard)."""
+    hang = threading.Event()
+
+    class Hung(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hang.wait(20)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slow = WebhookNotifier("hung", f"http://127.0.0.1:{server.server_address[1]}/h",
+                           timeout_s=10)
+    fast = WebhookNotifier("fast", receiver.url, timeout_s=2)
+    dispatcher = Dispatcher(stores.db, [slow, fast], RETRY, poll_s=0.05)
+    dispatcher.start()
+    try:
+        stores.events.put([make.alert(f"c{i}", "a") for i in range(3)])
+        deadline = time.monotonic() + 5
+        while len(receiver.keys()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sorted(receiver.keys()) == ["c0", "c1", "c2"]  # while "hung" still waits
+    finally:
+        hang.set()
+        dispatcher.stop()
+        server.shutdown()
+        server.server_close()
