@@ -93,6 +93,15 @@ class Scenario(StrictModel):
             problems.append((("sample_every_min",), self.sample_every_min,
                              f"gives {self.span / self.step:,.0f} samples from start to end"
                              f" (at most {MAX_SAMPLES:,})"))
+        step_h = self.sample_every_min / 60.0
+        for i, series in enumerate(self.series):  # rain: intensity (mm/h) times the step
+            top = QUANTITIES[series.quantity].maximum
+            peak = max(v for _h, v in series.keyframes)
+            if series.quantity == "rain" and peak * step_h > top:
+                problems.append((("series", i, "keyframes"), peak,
+                                 f"{peak:g} mm/h over a {self.sample_every_min:g}-minute sample"
+                                 f" is {peak * step_h:g} mm, above the {top:g} mm a reading"
+                                 " may carry: a shorter sample_every_min, or less rain"))
         seen: dict[tuple[str, str, str], int] = {}
         for i, series in enumerate(self.series):  # one reading id would carry two values
             key = (series.device, series.station, series.quantity)

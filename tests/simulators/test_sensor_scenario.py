@@ -76,3 +76,16 @@ def test_a_sampling_step_that_makes_millions_of_samples_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"x\.yaml:4: sample_every_min: 0\.001: gives"
                                           r" 1,440,000 samples from start to end"):
         load_yaml_model(Scenario, "x.yaml", text=text)
+
+
+def test_rain_that_one_sample_could_not_carry_is_refused() -> None:
+    """40 mm/h sampled once a day is 960 mm a reading: validation passed, then every such
+    reading was refused at run time."""
+    rain = ("  - station: a\n    device: a-1\n    quantity: rain\n"
+            "    keyframes: [[0, 0.0], [5, 40.0]]\n")
+    with pytest.raises(ConfigError, match=r"x\.yaml:9: series\.0\.keyframes: 40\.0: 40 mm/h over"
+                                          r" a 1440-minute sample is 960 mm, above the 500 mm"):
+        load_yaml_model(Scenario, "x.yaml", text=_HEAD + "sample_every_min: 1440\nseries:\n" + rain)
+    hourly = load_yaml_model(Scenario, "x.yaml", text=_HEAD + "sample_every_min: 60\nseries:\n"
+                             + rain)
+    assert max(s.value for s in hourly.samples("a-1")) <= 500
