@@ -66,6 +66,12 @@ def list_watchlist(
     return WatchlistPage(count=len(items), items=[_entry(e) for e in items])
 
 
+def _field_of(exc: ValueError) -> str:
+    """Where in the body a store's refusal points: its messages start with the field."""
+    first = str(exc).split(" ", 1)[0]
+    return f"body.{first}" if first in ("plate", "reason", "owner", "expires_at") else "body"
+
+
 @router.post("/watchlist", response_model=WatchlistOut, status_code=201,
              summary="Add a plate to the watchlist")
 def add_watchlist(request: Request, body: WatchlistIn, who: PoliceUser) -> WatchlistOut:
@@ -74,7 +80,7 @@ def add_watchlist(request: Request, body: WatchlistIn, who: PoliceUser) -> Watch
         entry = ctx.stores.watchlist.add(body.plate, body.reason, body.owner or who.name,
                                          body.expires_at)
     except ValueError as exc:
-        raise invalid("body", exc) from None
+        raise invalid(_field_of(exc), exc) from None
     ctx.audit(who, "watchlist.add", {"entry_id": entry.entry_id, "plate": entry.plate,
                                      "reason": entry.reason, "owner": entry.owner,
                                      "expires_at": _iso(entry.expires_at)}, 1)
@@ -100,12 +106,13 @@ def update_watchlist(request: Request, entry_id: EntryId, body: WatchlistPatch,
         raise invalid("body.reason", "reason cannot be null")
     if "owner" in given and body.owner is None:
         raise invalid("body.owner", "owner cannot be null")
+    _get(request, entry_id)  # an unknown entry is a 404 whatever the body says
     try:
         entry = ctx.stores.watchlist.update(
             entry_id, reason=body.reason, owner=body.owner,
             expires_at=body.expires_at if "expires_at" in given else UNSET)
     except ValueError as exc:
-        raise invalid("body", exc) from None
+        raise invalid(_field_of(exc), exc) from None
     if entry is None:
         raise ApiError(404, f"no watchlist entry {entry_id!r}", "path.entry_id")
     changes: dict[str, Any] = {k: getattr(body, k) for k in sorted(given)}

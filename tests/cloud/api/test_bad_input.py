@@ -88,7 +88,7 @@ CASES: list[tuple[str, str, str, dict[str, object], int, str, str]] = [
      "query.since", "outside the times a store keeps"),
     ("police", "POST", "/api/v1/watchlist",
      {"json": {"plate": "75A12345", "reason": "r", "expires_at": "9999-01-01T00:00:00Z"}}, 422,
-     "body", "outside the times a store keeps"),
+     "body.expires_at", "outside the times a store keeps"),
     ("police", "POST", "/api/v1/watchlist", {"json": {"plate": "75A12345", "reason": "a\x00b"}},
      422, "body", "NUL characters are not allowed"),
     ("flood_operator", "GET", "/api/v1/alerts/a%00b", {}, 422, "path",
@@ -104,10 +104,15 @@ CASES: list[tuple[str, str, str, dict[str, object], int, str, str]] = [
     # near year 1 or 9999 with an offset, converting to UTC overflowed (it was a 500)
     ("police", "POST", "/api/v1/watchlist",
      {"json": {"plate": "75A12345", "reason": "r", "expires_at": "0001-01-01T00:00:00+14:00"}},
-     422, "body", "outside the times a store keeps"),
+     422, "body.expires_at", "outside the times a store keeps"),
     ("police", "POST", "/api/v1/watchlist",
      {"json": {"plate": "75A12345", "reason": "r", "expires_at": "9999-12-31T23:59:59-14:00"}},
-     422, "body", "outside the times a store keeps"),
+     422, "body.expires_at", "outside the times a store keeps"),
+    # a store's refusal names its field; an unknown entry is a 404 whatever the body says
+    ("police", "POST", "/api/v1/watchlist", {"json": {"plate": "75A12345", "reason": "  "}},
+     422, "body.reason", "reason is empty"),
+    ("police", "PATCH", "/api/v1/watchlist/nope", {"json": {"reason": "   "}}, 404,
+     "path.entry_id", "no watchlist entry 'nope'"),
     # digits that are digits to str.isdigit() but not to int() or a plate (were 500 / stored)
     ("flood_operator", "GET", "/api/v1/alerts/stream",
      {"headers": {"Last-Event-ID": "1\xb9".encode("latin-1")}}, 422, "header.Last-Event-ID",
