@@ -34,7 +34,7 @@ def gateway_config(tmp: Path, broker: MosquittoBroker, device: ModbusDevice, *,
         ("  tls:\n    ca_file: /etc/ioc-edge/ca.crt\n", ""),
         ("  transport: tcp ", f"  transport: {transport} "),
         ("  host: 192.168.10.20 ", f"  host: {device.host} "),
-        ("  port: 502", f"  port: {device.port}"),
+        ("  port: 502\n", f"  port: {device.port}\n"),  # (not a broker port 502xx)
         ("  timeout_s: 1.0", "  timeout_s: 0.3"),
         ("  backoff_initial_s: 2", "  backoff_initial_s: 0.2"),
         ("  backoff_max_s: 120", "  backoff_max_s: 0.5"),
