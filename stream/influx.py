@@ -142,6 +142,10 @@ class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, None]):
 
     def close(self) -> None:
         self._drain(everything=True)
+        if self._buffer:  # the server is still away: say what is lost, not only that it failed
+            logger.error("influx: %s did not take the last %d points before the stream stopped;"
+                         " they are lost (the SQLite store has them)", self._writer.config.url,
+                         len(self._buffer))
         self._writer.close()
 
 

@@ -60,7 +60,10 @@ class _StorePartition(StatelessSinkPartition[Event]):
         self._ts = timeseries
         self._events = events
         self._rows = getattr(timeseries, "write_rows", None)
-        self._writer = BackgroundWriter(self._write, self._close_stores) if background else None
+        where = ", ".join(str(getattr(store, "path", type(store).__name__))
+                          for store in (timeseries, events))
+        self._writer = (BackgroundWriter(self._write, self._close_stores, name=where)
+                        if background else None)
         if self._writer is not None:
             self._writer.start()
 

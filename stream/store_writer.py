@@ -35,7 +35,9 @@ class BackgroundWriter:
     dataflow down instead of filling the memory. :meth:`close` writes everything held."""
 
     def __init__(self, write: Callable[[list[Any]], None], close: Callable[[], None], *,
-                 interval_s: float = 0.05, max_pending: int = 200_000) -> None:
+                 interval_s: float = 0.05, max_pending: int = 200_000,
+                 name: str = "") -> None:
+        self.name = name  # what it writes to, in its log lines
         self._write = write
         self._close = close
         self.interval_s = interval_s
@@ -79,8 +81,8 @@ class BackgroundWriter:
                         pause = 0.1
                         break
                     except Exception:
-                        logger.exception("store writer: writing %d items failed; retrying"
-                                         " in %.1f s", len(batch), pause)
+                        logger.exception("store writer %s: writing %d items failed; retrying"
+                                         " in %.1f s", self.name, len(batch), pause)
                         time.sleep(pause)
                         pause = min(pause * 2, 10.0)
         finally:
@@ -94,4 +96,9 @@ class BackgroundWriter:
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
-                logger.error("store writer: still writing after %.0f s at close", timeout_s)
+                with self._cond:
+                    held = len(self._pending)
+                logger.error("store writer %s: still failing after %.0f s at close; %d items"
+                             " waiting and the batch being written are lost when the process"
+                             " ends (the log above says why the writes fail)", self.name,
+                             timeout_s, held)

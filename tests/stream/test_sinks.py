@@ -53,3 +53,24 @@ def test_alert_publisher_survives_an_unreachable_broker() -> None:
     part.write_batch([dl])
     assert part.pending() == 3  # queued, not lost, not raised
     part.close()
+
+
+def test_influx_points_lost_at_close_are_counted_and_named(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Points the server never took were dropped at close with nothing said of them."""
+    import logging
+
+    from stream.config import InfluxConfig
+    from stream.influx import InfluxSink
+
+    config = InfluxConfig(url="http://127.0.0.1:9", token_env=None, timeout_ms=100)
+    part = InfluxSink(config).build_part("s", "influx-0", None)
+    part._writer.write = lambda lines, attempts=4: False  # the server is away
+    ts = datetime(2025, 11, 3, tzinfo=UTC)
+    part.write_batch([SensorReading(id=f"r{i}", site="hue", device="k", ts=ts, station="k",
+                                    quantity="water_level", value=1.0, unit="m")
+                      for i in range(5)])
+    with caplog.at_level(logging.ERROR):
+        part.close()
+    assert ("influx: http://127.0.0.1:9 did not take the last 5 points before the stream"
+            " stopped; they are lost" in caplog.text)

@@ -73,3 +73,23 @@ def test_submit_waits_when_too_much_is_held() -> None:
     blocked.join(5)
     writer.close()
     assert written == list(range(7))
+
+
+def test_a_close_that_cannot_finish_says_what_is_lost_and_where(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """It said only 'still writing after N s at close': no store, no count."""
+    import logging
+
+    def fail(items: list[object]) -> None:
+        raise OSError("database or disk is full")
+
+    writer = BackgroundWriter(fail, lambda: None, interval_s=0.01, name="var/ts.sqlite")
+    writer.start()
+    with caplog.at_level(logging.WARNING):
+        writer.submit(list(range(50)))
+        time.sleep(0.2)  # the first batch is being retried now
+        writer.submit(list(range(7)))
+        writer.close(timeout_s=0.5)
+    assert "store writer var/ts.sqlite: writing 50 items failed" in caplog.text
+    assert ("store writer var/ts.sqlite: still failing after 0 s at close; 7 items waiting"
+            in caplog.text)
