@@ -60,6 +60,7 @@ def line_protocol(point: Point) -> str:
 
 
 MAX_BUFFERED_LINES = 500_000
+OUTAGE_MAX_PAUSE_S = 30.0  # longest pause between tries while the server is away
 
 
 class InfluxWriter:
@@ -120,18 +121,40 @@ class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, None]):
         self._writer = InfluxWriter(config)
         self._batch = config.batch_size
         self._buffer: list[str] = []
+        self._away = False  # the last write failed: the server is taken to be away
+        self._pause = 1.0
+        self._retry_at = 0.0
 
-    def _drain(self, everything: bool) -> None:
+    def _drain(self, everything: bool, *, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now < self._retry_at:  # the server is away: only buffer until the next try
+            self._cap()
+            return
         while self._buffer and (everything or len(self._buffer) >= self._batch):
             chunk = self._buffer[: self._batch]
-            if not self._writer.write(chunk):
-                if len(self._buffer) > MAX_BUFFERED_LINES:
-                    dropped = len(self._buffer) - MAX_BUFFERED_LINES
-                    logger.error("influx: server unreachable; dropping the %d oldest points",
-                                 dropped)
-                    del self._buffer[:dropped]
+            if not self._writer.write(chunk, attempts=1 if self._away else 4):
+                # every batch had waited out four attempts in the dataflow's thread, with
+                # four warnings, for as long as the server was away: now one try per pause
+                self._pause = min(self._pause * 2, OUTAGE_MAX_PAUSE_S) if self._away else 1.0
+                if not self._away:
+                    logger.error("influx %s: server unreachable; buffering points and trying"
+                                 " again every %.0f s at most", self._writer.config.url,
+                                 OUTAGE_MAX_PAUSE_S)
+                self._away = True
+                self._retry_at = time.monotonic() + self._pause
+                self._cap()
                 return
+            if self._away:
+                logger.warning("influx %s: server back; writing the %d points buffered",
+                               self._writer.config.url, len(self._buffer))
+                self._away, self._retry_at = False, 0.0
             del self._buffer[: len(chunk)]
+
+    def _cap(self) -> None:
+        if len(self._buffer) > MAX_BUFFERED_LINES:
+            dropped = len(self._buffer) - MAX_BUFFERED_LINES
+            logger.error("influx: server unreachable; dropping the %d oldest points", dropped)
+            del self._buffer[:dropped]
 
     def write_batch(self, values: list[SensorReading | Aggregate]) -> None:
         self._buffer.extend(line_protocol(to_point(v)) for v in values)
@@ -141,6 +164,7 @@ class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, None]):
         self._drain(everything=True)
 
     def close(self) -> None:
+        self._retry_at = 0.0  # a last try, whatever the pause
         self._drain(everything=True)
         if self._buffer:  # the server is still away: say what is lost, not only that it failed
             logger.error("influx: %s did not take the last %d points before the stream stopped;"
