@@ -125,9 +125,8 @@ class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, None]):
         self._pause = 1.0
         self._retry_at = 0.0
 
-    def _drain(self, everything: bool, *, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if now < self._retry_at:  # the server is away: only buffer until the next try
+    def _drain(self, everything: bool) -> None:
+        if time.monotonic() < self._retry_at:  # the server is away: only buffer until the next try
             self._cap()
             return
         while self._buffer and (everything or len(self._buffer) >= self._batch):

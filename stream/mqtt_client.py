@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from ioc.contract import check_filter, check_topic
 from stream.mqtt_wire import (
     CONNACK_CODES,
     DISCONNECT,
@@ -92,25 +93,6 @@ class MqttLogin:
         if self.cert_file is not None:
             context.load_cert_chain(self.cert_file, self.key_file)
         return context
-
-
-def check_filter(text: str) -> str:
-    """A subscription filter the broker will take (a bad one made Mosquitto drop the
-    connection, and the client reconnect for ever without naming it)."""
-    levels = text.split("/")
-    if (not text or "\x00" in text or len(text.encode()) > 65535
-            or any(("#" in lv and (lv != "#" or i != len(levels) - 1))
-                   or ("+" in lv and lv != "+") for i, lv in enumerate(levels))):
-        raise ValueError(f"{text!r} is not an MQTT subscription filter ('#' only as the whole"
-                         " last level, '+' only as a whole level, no NUL)")
-    return text
-
-
-def check_topic(text: str) -> str:
-    """A topic a message can be published on: no wildcard, no NUL, 1 to 65,535 bytes."""
-    if not text or "+" in text or "#" in text or "\x00" in text or len(text) > 65535:
-        raise ValueError(f"{text[:200]!r} is not an MQTT topic to publish on")
-    return text
 
 
 class _Connection:

@@ -53,11 +53,6 @@ Category = Literal["weather", "environment", "traffic", "security", "health", "a
 Audience = Literal["operator", "police", "traffic", "technician"]
 
 
-def _fail(problems: list[tuple[tuple[str | int, ...], Any, str]], title: str) -> None:
-    """One validation error per problem, each at its own key path (:func:`fail_at`)."""
-    fail_at(problems, title)
-
-
 class LevelSpec(StrictModel):
     """One level of a rule: reached by a value ``at_least`` (>=) or ``above`` (>) a threshold.
     Without either, every station the rule watches gives its thresholds."""
@@ -103,7 +98,7 @@ class MatchSpec(StrictModel):
         if "window" in self.labels:
             problems.append((("labels", "window"), self.labels["window"],
                              "match the window length with window_s: <seconds>"))
-        _fail(problems, "MatchSpec")
+        fail_at(problems, "MatchSpec")
         return self
 
 
@@ -169,7 +164,7 @@ class RuleSpec(StrictModel):
                     problems.append(((*loc, i), override.thresholds[i],
                                      f"threshold must be above the previous one"
                                      f" ({override.thresholds[i - 1]})"))
-        _fail(problems, "RuleSpec")
+        fail_at(problems, "RuleSpec")
         return self
 
 
@@ -226,7 +221,7 @@ class RulesFile(StrictModel):
                 problems.append((("rules", i, "name"), rule.name,
                                  f"rule name already used by rules.{seen[rule.name]}"))
             seen.setdefault(rule.name, i)
-        _fail(problems, "RulesFile")
+        fail_at(problems, "RulesFile")
         return self
 
 

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from edge.config import BrokerConfig, QueueConfig, Slug
 from edge.disk_queue import FullPolicy
 from ioc.config import ConfigError, ConfigProblem, StrictModel, fail_at, load_yaml_model
-from ioc.contract import VehicleClass
+from ioc.contract import VehicleClass, check_filter
 
 Pt = tuple[float, float]
 VEHICLES = tuple(VehicleClass)
@@ -67,19 +67,6 @@ def _iso_time(value: str | None) -> str | None:
         raise ValueError("not an ISO 8601 time, e.g. 2025-11-03T08:00:00+07:00") from None
     if parsed.tzinfo is None:
         raise ValueError("needs a UTC offset, e.g. 2025-11-03T08:00:00+07:00")
-    return value
-
-
-def _topic_filter(value: str) -> str:
-    """An MQTT subscription filter: ``#`` only as the whole last level, ``+`` a whole level."""
-    levels = value.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            raise ValueError("'#' must be a whole level and the last one")
-        if "+" in level and level != "+":
-            raise ValueError("'+' must be a whole level")
-    if "\x00" in value:
-        raise ValueError("a topic has no NUL character")
     return value
 
 
@@ -231,7 +218,7 @@ class MqttSignal(StrictModel):
     or JSON with a ``state`` field). The topic is the controller's, not the contract's."""
 
     source: Literal["mqtt"]
-    topic: Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_topic_filter)]
+    topic: Annotated[str, Field(min_length=1, max_length=512), AfterValidator(check_filter)]
     #: The state is unknown (no red-light rule) when nothing arrived for this long.
     stale_s: float = Field(default=10.0, gt=0)
 

@@ -119,17 +119,17 @@ class Monitor:
         self.out.flush()
 
 
-def _check_inputs(args: argparse.Namespace) -> str | None:
-    """What would stop the demo, said in one line (a traceback after the broker had started
-    had left it running): scenarios, the stream config, the data folder, and a gateway
-    config for every device the scenarios play."""
+def _inputs(args: argparse.Namespace) -> tuple[list[Any], Any] | str:
+    """The scenarios and the stream config, or what would stop the demo in one line (a
+    traceback after the broker had started had left it running): those two, the data
+    folder, and a gateway config for every device the scenarios play."""
     from ioc.config import ConfigError
     from simulators.sensors.scenario import load_scenario
     from stream.config import load_config
 
     try:
         scenarios = [load_scenario(s) for s in (args.scenario or DEFAULT_SCENARIOS)]
-        load_config(args.config)
+        config = load_config(args.config)
     except (ConfigError, OSError) as exc:
         return str(exc).splitlines()[0]
     if args.data_dir is not None and args.data_dir.exists() and not args.data_dir.is_dir():
@@ -140,7 +140,7 @@ def _check_inputs(args: argparse.Namespace) -> str | None:
             if not (folder / f"{device}.yaml").is_file():
                 return (f"scenario {sc.name!r} plays device {device!r}, which has no gateway"
                         f" config {folder / f'{device}.yaml'} (--configs names the folder)")
-    return None
+    return scenarios, config
 
 
 def _agents(args: argparse.Namespace, scenarios: list[Any], clock: Any, port: int
@@ -247,19 +247,16 @@ def run(args: argparse.Namespace) -> int:
     from ioc.broker import make_broker
     from ioc.contract import Topics
     from simulators.clock import SimClock
-    from simulators.sensors.scenario import load_scenario
-    from stream.config import load_config
     from stream.runner import StreamRunner, embedded_io
 
     out = sys.stdout
-    problem = _check_inputs(args)  # before anything is started or created
-    if problem is not None:
-        out.write(f"ioc demo: {problem}\n")
+    inputs = _inputs(args)  # before anything is started or created
+    if isinstance(inputs, str):
+        out.write(f"ioc demo: {inputs}\n")
         return 2
-    scenarios = [load_scenario(s) for s in (args.scenario or DEFAULT_SCENARIOS)]
+    scenarios, config = inputs
     start = min(sc.start for sc in scenarios)
     end = max(sc.end for sc in scenarios)
-    config = load_config(args.config)
     tmp = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-")) if tmp else args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -43,26 +43,27 @@ def config_kind(path: Path) -> str | None:
 KINDS = ("camera_gateway", "sensor_gateway")
 
 
-def _kind_problem(path: Path) -> str | None:
-    """A ``kind`` that is neither gateway kind, said in one line (instead of the sensor
-    model's list of every camera key as unknown)."""
+def _kind(path: Path) -> str | None:
+    """The config's ``kind``, read once; one that is neither gateway kind is a ConfigError
+    of one line (instead of the sensor model's list of every camera key as unknown)."""
     kind = config_kind(path)
     if kind is None or kind in KINDS:
-        return None
+        return kind
     from edge.camera.config import key_lines
+    from ioc.config import ConfigError, ConfigProblem
 
     line = key_lines(path.read_text(encoding="utf-8")).get("kind")
-    where = f"{path}:{line}" if line else str(path)
-    return f"{where}: kind: {kind!r}: not a gateway kind (camera_gateway or sensor_gateway)"
+    raise ConfigError([ConfigProblem(str(path), line, "kind", repr(kind),
+                                     "not a gateway kind (camera_gateway or sensor_gateway)")])
 
 
-def _load(path: Path) -> object:
+def _load(path: Path, kind: str | None) -> object:
     """The typed config of either kind (raises ConfigError naming file, line and key)."""
     from edge.camera.build import load_models
     from edge.camera.config import load_camera_config
     from edge.config import load_sensor_config
 
-    if config_kind(path) == "camera_gateway":
+    if kind == "camera_gateway":
         cfg = load_camera_config(path)
         load_models(cfg, source=str(path))  # a model that is not ONNX or has the wrong shape
         return cfg
@@ -93,17 +94,14 @@ def validate(args: argparse.Namespace) -> int:
 
     bad = 0
     for path in args.configs:
-        problem = _kind_problem(path)
         try:
-            if problem is not None:
-                raise ValueError(problem)
-            _load(path)
+            _load(path, _kind(path))
         except ConfigError as exc:
             bad += 1
             print(exc)
-        except ValueError as exc:  # a scenario that cannot be loaded, a bad kind
+        except ValueError as exc:
             bad += 1
-            print(exc if problem is not None else f"{path}: {exc}")
+            print(f"{path}: {exc}")
         else:
             print(f"{path}: ok")
     return 1 if bad else 0
@@ -118,14 +116,17 @@ def _on_signals(stop: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = _kind_problem(args.config)
-    if problem is not None:
-        print(problem)
+    from ioc.config import ConfigError
+
+    try:
+        kind = _kind(args.config)
+    except ConfigError as exc:
+        print(exc)
         return 1
     if args.frames is not None and args.frames < 1:
         print(f"--frames {args.frames}: give at least 1 (or leave it out to run until stopped)")
         return 2
-    if config_kind(args.config) == "camera_gateway":
+    if kind == "camera_gateway":
         return run_camera(args)
     return run_sensor(args)
 
