@@ -37,6 +37,16 @@ class DetectorConfig:
     names: Mapping[int, str] | None = field(default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A frame made ready for the model: its input blob, and how to map boxes back."""
+
+    blob: np.ndarray
+    letterbox: Letterbox
+    width: int  # of the frame
+    height: int
+
+
 class Detector:
     """Finds vehicles and plates in BGR frames; returns canonical ``Detections``.
 
@@ -122,28 +132,45 @@ class Detector:
     def detect_many(self, frames: list[np.ndarray]) -> list[Detections]:
         """:meth:`detect` of several images (a vehicle's crops, say): one run of the model
         for all of them where it takes a batch (:attr:`batched`), one run each otherwise."""
-        if self._backend is None or self._class_map is None:
-            raise ModelError("detector not loaded: call load() first")
         if not frames:
             return []
-        inputs = [letterbox(f, self._size) for f in frames]
+        inputs = [self.prepare(f) for f in frames]
         if self.batched and len(frames) > 1:
-            raw = self._backend.infer(np.concatenate([blob for blob, _ in inputs]))
+            raw = self._loaded()[0].infer(np.concatenate([p.blob for p in inputs]))
             outs = [raw[i : i + 1] for i in range(len(frames))]
         else:
-            outs = [self._backend.infer(blob) for blob, _ in inputs]
-        return [self._decode(raw, lb, f.shape[1], f.shape[0])
-                for raw, (_, lb), f in zip(outs, inputs, frames, strict=True)]
+            outs = [self.infer(p) for p in inputs]
+        return [self.decode(raw, p) for raw, p in zip(outs, inputs, strict=True)]
 
-    def _decode(self, raw: np.ndarray, lb: Letterbox, w: int, h: int) -> Detections:
-        assert self._class_map is not None
+    # --- the three steps of detect, for callers that run the model in another thread --
+
+    def prepare(self, frame: np.ndarray) -> Prepared:
+        """Step 1: the frame letterboxed into the model's input."""
+        self._loaded()
+        blob, lb = letterbox(frame, self._size)
+        return Prepared(blob, lb, frame.shape[1], frame.shape[0])
+
+    def infer(self, prepared: Prepared) -> np.ndarray:
+        """Step 2: the model run alone. It holds no Python lock while the model runs
+        (onnxruntime releases the GIL), so another thread can do its work meanwhile."""
+        return self._loaded()[0].infer(prepared.blob)
+
+    def decode(self, raw: np.ndarray, prepared: Prepared) -> Detections:
+        """Step 3: the model's output as detections in frame pixels, canonical classes."""
+        class_map = self._loaded()[1]
         if raw.ndim != 3:
             raise ModelOutputError(f"{self.config.model}: output of rank {raw.ndim}, expected 3")
         if self._end2end:
             det = decode_end2end(raw, self.config.conf)
         else:
             det = decode_yolo(raw, self._num_classes, self.config.conf, self.config.iou)
-        det = self._class_map.apply(det)
-        return Detections(lb.to_frame(det.xyxy, w, h), det.confidence, det.class_id)
+        det = class_map.apply(det)
+        return Detections(prepared.letterbox.to_frame(det.xyxy, prepared.width, prepared.height),
+                          det.confidence, det.class_id)
+
+    def _loaded(self) -> tuple[InferenceBackend, ClassMap]:
+        if self._backend is None or self._class_map is None:
+            raise ModelError("detector not loaded: call load() first")
+        return self._backend, self._class_map
 
     __call__ = detect

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edge.camera.build import build_pipeline
 from edge.camera.config import CameraGatewayConfig
+from edge.camera.lookahead import Lookahead
 from edge.camera.pipeline import CameraPipeline
 from edge.camera.remote import Refusal, check_remote, config_ack
 from edge.camera.signal import SignalSource, make_signal
@@ -52,6 +53,7 @@ class CameraAgent:
         self.source: FrameSource | None = None
         self.signal: SignalSource | None = None
         self._stop = threading.Event()
+        self._ahead = Lookahead(f"{cfg.device}-detect")
         self._configs: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=16)
         self._started = time.monotonic()
         self._beat_frames = 0
@@ -87,6 +89,7 @@ class CameraAgent:
 
     def stop(self) -> None:
         """End open passes and publish them, then close publisher, signal and source."""
+        self._ahead.close()  # run() has flushed its last frame unless it failed
         if self.publisher.started:
             if self.pipeline is not None:
                 self._publish(self.pipeline.finish())
@@ -100,7 +103,11 @@ class CameraAgent:
     # --- main loop -------------------------------------------------------------------
 
     def run(self) -> int:
-        """Process frames until the source ends or a stop is requested; frames processed."""
+        """Process frames until the source ends or a stop is requested; frames processed.
+
+        Each frame's detection runs while the frame before it is tracked and judged
+        (:mod:`edge.camera.lookahead`); the frame held back is finished when the source
+        stalls or ends, before a config is applied, and on the way out."""
         assert self.pipeline is not None
         assert self.source is not None
         assert self.signal is not None
@@ -111,6 +118,7 @@ class CameraAgent:
             frame = self.source.read()
             self._watch_source()
             if frame is None:
+                self._publish(self._ahead.flush())  # nothing comes to overlap with
                 if self._stop.is_set() or self.source.state in ("ended", "closed"):
                     break
                 continue
@@ -121,12 +129,13 @@ class CameraAgent:
                                   f" say {self.cfg.frame.width}x{self.cfg.frame.height}:"
                                   " zones and calibration would not fit")
             signal = self.signal.state(frame.ts, frame.signal)
-            self._publish(self.pipeline.process(frame, signal))
+            self._publish(self._ahead.push(self.pipeline, frame, signal))
             frames += 1
             self._beat_frames += 1
             if time.monotonic() >= next_beat:
                 self.heartbeat()
                 next_beat = time.monotonic() + self.cfg.heartbeat_s
+        self._publish(self._ahead.flush())
         logger.info("%s: stopped after %d frames", self.cfg.device, frames)
         return frames
 
@@ -186,6 +195,7 @@ class CameraAgent:
 
     def apply_config(self, topic: str, payload: bytes) -> bool:
         """Validate and apply a config received on ``topic``; True when it is running."""
+        self._publish(self._ahead.flush())  # the frame held back belongs to the old config
         new = check_remote(self.cfg, topic, payload)
         if isinstance(new, CameraGatewayConfig):
             problem = self._switch(new)

@@ -42,6 +42,7 @@ from ioc.contract import (
     stable_id,
 )
 from models.class_map import CANONICAL
+from models.detections import Detections
 from models.detector import Detector
 
 logger = logging.getLogger(__name__)
@@ -144,15 +145,24 @@ class CameraPipeline:
 
     # --- per frame -------------------------------------------------------------------
 
-    def process(self, frame: Frame, signal: str | None) -> list[Event]:
-        """Run one frame; returns the events it completed (tracks, plates, violations)."""
+    def process(self, frame: Frame, signal: str | None, detections: Detections | None = None,
+                infer_s: float = 0.0) -> list[Event]:
+        """Run one frame; returns the events it completed (tracks, plates, violations).
+
+        ``detections``: the detector's output for this frame when it was already run
+        (:class:`edge.camera.lookahead.Lookahead` runs it beside the previous frame's
+        work), taking ``infer_s`` seconds; without them the detector runs here."""
         t0 = time.perf_counter()
         self._now = frame
         keep = round((self.cfg.evidence.before_s + 3.0) * self.fps)
         self._frames.append((frame.index, frame.image, frame.ts))
         while self._frames and self._frames[0][0] < frame.index - keep:
             self._frames.popleft()
-        det = self.detector.detect(frame.image)
+        if detections is None:
+            det = self.detector.detect(frame.image)
+            infer_s = time.perf_counter() - t0
+        else:
+            det = detections
         t1 = time.perf_counter()
         det = det[det.class_id != PLATE]
         # once per detection: the tracker's colour gate and re-identification use them
@@ -169,7 +179,7 @@ class CameraPipeline:
                 p.ended = True
         events = self._close_passes(frame)
         events += self._due_violations(frame)
-        self._tick(t1 - t0, time.perf_counter() - t0)
+        self._tick(infer_s, infer_s + time.perf_counter() - t1)
         return events
 
     def _tick(self, infer_s: float, total_s: float) -> None:

@@ -120,3 +120,22 @@ def test_opencv_backend_runs_the_shipped_model_at_its_size(
     assert len(a) > 3
     assert sorted(a.class_id.tolist()) == sorted(b.class_id.tolist())
     assert _match(a.xyxy, b.xyxy) == len(a)
+
+
+def test_detect_in_three_steps_in_two_threads_finds_what_detect_finds(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> None:
+    """The camera agent letterboxes and decodes in its own thread and runs the model in a
+    worker (edge/camera/lookahead.py): the same detections as detect()."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    det = Detector().load()
+    with ThreadPoolExecutor(1) as pool:
+        for frame, gt, _cls in frames:
+            prepared = det.prepare(frame)
+            raw = pool.submit(det.infer, prepared).result()
+            steps, whole = det.decode(raw, prepared), det.detect(frame)
+            assert _match(steps.xyxy, gt) >= len(gt) // 2  # it found things
+            np.testing.assert_array_equal(steps.xyxy, whole.xyxy)
+            np.testing.assert_array_equal(steps.confidence, whole.confidence)
+            assert steps.class_id.tolist() == whole.class_id.tolist()

@@ -147,3 +147,34 @@ def test_frames_of_another_size_than_configured_stop_the_agent(tmp_path: Path,
                                           r" frame\.width/height say 1280x720"):
         agent.run()
     agent.source.close()
+
+
+def test_the_frame_held_back_is_finished_by_the_running_pipeline_before_a_config(
+    tmp_path: Path, publisher,  # type: ignore[no-untyped-def]
+) -> None:
+    """The agent detects a frame while the one before is processed; a config that
+    arrives in between must not leave that frame to the next pipeline, or lose it."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from edge.camera.agent import CameraAgent
+    from edge.camera.source import Frame
+
+    text = TEXT.replace("  dir: var/evidence/cam-lequydon-01", f"  dir: {tmp_path}/ev", 1)
+    cfg = load_camera_config(PATH, text=text)
+    agent = CameraAgent(cfg, publisher, config_path=str(PATH))
+    old = agent.pipeline = agent._factory(cfg)
+    try:
+        frame = Frame(0, np.zeros((720, 1280, 3), np.uint8), datetime(2025, 11, 3, tzinfo=UTC),
+                      0.0)
+        agent._ahead.push(old, frame, "green")
+        assert old.stats.frames == 0
+        newer = text.replace("version: 1", "version: 2", 1).replace("  conf: 0.1", "  conf: 0.3")
+        assert agent.apply_config(TOPIC, newer.encode())
+        assert agent.pipeline is not old
+        assert old.stats.frames == 1
+        assert agent.pipeline.stats.frames == 0
+        assert not agent._ahead.holding
+    finally:
+        agent._ahead.close()
