@@ -78,7 +78,7 @@ class SimulatorFrames:
         self._sim: Any = None
         self._index = 0
         self._start = now_utc()
-        self._due = 0.0
+        self._due: float | None = None
 
     def open(self) -> None:
         from simulators.camera import CameraGeometry, CameraSimulator, SceneConfig, SceneKind
@@ -90,7 +90,9 @@ class SimulatorFrames:
         self._sim = CameraSimulator(scene, max_frames=c.max_frames).open()
         self._start = _start_time(c.start)
         self._index = 0
-        self._due = time.monotonic()
+        # the camera's clock starts with the first read: the agent opens its source before
+        # it waits (up to 10 s) for the broker, and those seconds were skipped as late frames
+        self._due = None
         self.state = "streaming"
 
     def read(self) -> Frame | None:
@@ -100,6 +102,10 @@ class SimulatorFrames:
         period = 1.0 / self.cfg.fps
         if self.cfg.realtime:
             now = time.monotonic()
+            if self._due is None:
+                self._due = now
+                if self.cfg.start is None:
+                    self._start = now_utc()
             while now - self._due > period and sim.grab():  # late: skip like a live camera
                 self._due += period
                 self._index += 1

@@ -87,3 +87,19 @@ def test_simulator_frames_carry_time_signal_and_truth() -> None:
     assert (frames[3].ts - frames[0].ts).total_seconds() == pytest.approx(0.3)
     assert all(f.signal in ("red", "yellow", "green") for f in frames)
     assert frames[2].truth.index == 2
+
+
+def test_a_realtime_simulator_starts_its_clock_at_the_first_read() -> None:
+    """The agent opens its source, then waits up to 10 s for the broker: a simulated
+    camera skipped those seconds as late frames, and the clip began 10 s in."""
+    import time
+
+    src = SimulatorFrames(SimulatorSource(type="simulator", seed=4, width=320, height=180,
+                                          fps=20, realtime=True, max_frames=50))
+    src.open()
+    time.sleep(0.5)  # ten frame periods
+    first, second = src.read(), src.read()
+    src.close()
+    assert first is not None
+    assert second is not None
+    assert (first.index, second.index, src.dropped) == (0, 1, 0)
