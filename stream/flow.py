@@ -145,7 +145,8 @@ def build_flow(config: StreamConfig, io: FlowIO, flow_id: str = "ioc-stream") ->
     matcher = None
     if config.watchlist.enabled and io.watchlist is not None:
         matcher = WatchlistMatcher(io.watchlist, refresh_s=config.watchlist.refresh_s,
-                                   max_distance=config.watchlist.max_distance)
+                                   max_distance=config.watchlist.max_distance,
+                                   min_confidence=config.watchlist.min_confidence)
     routed = op.flat_map_batch("decode", messages, Router(config, counters, matcher))
     keyed = op.branch("keyed", routed, is_keyed)
     station = StationProcessor(config, rules)

@@ -136,7 +136,10 @@ class Router:
                 if self.matcher is not None and isinstance(event, PlateRead):
                     hit = self.matcher(event)
                     if hit is not None:
+                        counts["watchlist.hits"] += 1
                         out.append((UNKEYED, hit))
+                    elif event.confidence < self.matcher.min_confidence:
+                        counts["watchlist.unsure"] += 1
         self.counters.add_many(counts)
         token = self.token
         out.extend((key, (token, group)) for key, group in groups.items())

@@ -6,7 +6,9 @@ index of it and asks the store for its change counter at most every
 an entry added by the police reaches the running dataflow within about a second,
 without a restart.
 
-Matching: the read's normalised plate is looked up exactly, then among the
+Reads less sure than ``min_confidence`` (stream config ``watchlist.min_confidence``,
+0.5 by default) are not matched: almost all of them are wrong. Matching: the read's
+normalised plate is looked up exactly, then among the
 variants one OCR confusion away from each watchlisted plate (``0/O/D``,
 ``8/B``, ``1/I/L`` … see :data:`ioc.plates.CONFUSION_CLASSES`), precomputed, so
 a match is one or two dictionary lookups whatever the watchlist's size. Expired
@@ -93,12 +95,17 @@ class WatchlistMatcher:
         *,
         refresh_s: float = 1.0,
         max_distance: int = 1,
+        min_confidence: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open = source
         self._store: WatchlistSource | None = None
         self.refresh_s = refresh_s
         self.max_distance = max_distance
+        #: a read less sure than this raises nothing (a garbage read one confusion away
+        #: from a watched plate would send the police after the wrong car)
+        self.min_confidence = min_confidence
+        self.unsure = 0  # reads left unmatched for their confidence
         self._clock = clock
         self._checked = float("-inf")
         self._version: int | None = None
@@ -127,7 +134,10 @@ class WatchlistMatcher:
             logger.exception("watchlist: reload failed; matching against the previous index")
 
     def __call__(self, read: PlateRead) -> Alert | None:
-        """The police alert for ``read``, or None when it hits nothing."""
+        """The police alert for ``read``, or None when it hits nothing (or is too unsure)."""
+        if read.confidence < self.min_confidence:
+            self.unsure += 1
+            return None
         self._refresh(read.ts)
         hit = self.index.match(read.plate, read.ts)
         if hit is None:
@@ -152,6 +162,7 @@ class WatchlistMatcher:
             audience="police",
             plate=normalise(e.plate),
             match_distance=hit.distance,
-            description=(f"plate {read.plate} read by {read.camera} matches watchlist entry"
+            description=(f"plate {read.plate} read by {read.camera} (confidence"
+                         f" {read.confidence:.2f}) matches watchlist entry"
                          f" {normalise(e.plate)} ({how}): {e.reason}"),
         )
