@@ -116,15 +116,11 @@ class InfluxWriter:
             self._api = None
 
 
-class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, list[str] | None]):
-    """Buffers line protocol and writes it in batches. With recovery, the points the server
-    has not taken yet are the partition's state: an epoch is committed (and its input
-    acknowledged) only with them in the snapshot, so a crash during an outage loses none."""
-
-    def __init__(self, config: InfluxConfig, resume: list[str] | None = None) -> None:
+class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, None]):
+    def __init__(self, config: InfluxConfig) -> None:
         self._writer = InfluxWriter(config)
         self._batch = config.batch_size
-        self._buffer: list[str] = list(resume or [])
+        self._buffer: list[str] = []
         self._away = False  # the last write failed: the server is taken to be away
         self._pause = 1.0
         self._retry_at = 0.0
@@ -163,10 +159,8 @@ class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, list[str
         self._buffer.extend(line_protocol(to_point(v)) for v in values)
         self._drain(everything=False)
 
-    def snapshot(self) -> list[str] | None:
+    def snapshot(self) -> None:
         self._drain(everything=True)
-        # written: nothing to keep; the server away: what it has not taken yet
-        return list(self._buffer) if self._buffer else None
 
     def close(self) -> None:
         self._retry_at = 0.0  # a last try, whatever the pause
@@ -178,7 +172,7 @@ class _InfluxPartition(StatefulSinkPartition[SensorReading | Aggregate, list[str
         self._writer.close()
 
 
-class InfluxSink(FixedPartitionedSink[SensorReading | Aggregate, list[str] | None]):
+class InfluxSink(FixedPartitionedSink[SensorReading | Aggregate, None]):
     """Readings and aggregates, keyed by series, to an InfluxDB v2 write API."""
 
     def __init__(self, config: InfluxConfig, partitions: int = 1) -> None:
@@ -191,10 +185,5 @@ class InfluxSink(FixedPartitionedSink[SensorReading | Aggregate, list[str] | Non
     def part_fn(self, item_key: str) -> int:
         return zlib.adler32(item_key.encode())
 
-    def build_part(self, step_id: str, for_part: str,
-                   resume_state: list[str] | None) -> _InfluxPartition:
-        if resume_state:
-            logger.warning("influx %s: %d points of %s the server had not taken before the"
-                           " stream stopped are written first", self.config.url,
-                           len(resume_state), for_part)
-        return _InfluxPartition(self.config, resume_state)
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _InfluxPartition:
+        return _InfluxPartition(self.config)

@@ -116,33 +116,3 @@ def test_while_influx_is_away_batches_are_only_buffered(caplog: pytest.LogCaptur
     assert sum(n for n, _a in calls[2:]) == 16  # everything buffered went, in batches of 2
     assert caplog.text.count("server unreachable; buffering points") == 1
     assert "server back; writing the 16 points buffered" in caplog.text
-
-
-def test_points_influx_has_not_taken_are_kept_in_the_recovery_snapshot() -> None:
-    """With recovery, an epoch was committed (its input acknowledged) while its points
-    waited in memory for a server that was away: a crash then lost them for good."""
-    from stream.config import InfluxConfig
-    from stream.influx import InfluxSink
-
-    sink = InfluxSink(InfluxConfig(url="http://127.0.0.1:9", token_env=None, batch_size=2))
-    part = sink.build_part("s", "influx-0", None)
-    part._writer.write = lambda lines, attempts=4: False  # type: ignore[method-assign]
-    ts = datetime(2025, 11, 3, tzinfo=UTC)
-    part.write_batch([SensorReading(id=f"r{i}", site="hue", device="k", ts=ts, station="k",
-                                    quantity="water_level", value=float(i), unit="m")
-                      for i in range(3)])
-    state = part.snapshot()
-    assert state is not None
-    assert len(state) == 3
-    assert all(line.startswith("water_level,") for line in state)
-    # the process dies here; the dataflow resumes from that snapshot, the server is back
-    resumed = sink.build_part("s", "influx-0", state)
-    written: list[str] = []
-
-    def write(lines: list[str], attempts: int = 4) -> bool:
-        written.extend(lines)
-        return True
-
-    resumed._writer.write = write  # type: ignore[method-assign]
-    assert resumed.snapshot() is None  # everything written: nothing left to keep
-    assert written == state
