@@ -80,8 +80,11 @@ def test_a_close_that_cannot_finish_says_what_is_lost_and_where(
     """It said only 'still writing after N s at close': no store, no count."""
     import logging
 
+    disk_full = [True]
+
     def fail(items: list[object]) -> None:
-        raise OSError("database or disk is full")
+        if disk_full[0]:
+            raise OSError("database or disk is full")
 
     writer = BackgroundWriter(fail, lambda: None, interval_s=0.01, name="var/ts.sqlite")
     writer.start()
@@ -93,3 +96,7 @@ def test_a_close_that_cannot_finish_says_what_is_lost_and_where(
     assert "store writer var/ts.sqlite: writing 50 items failed" in caplog.text
     assert ("store writer var/ts.sqlite: still failing after 0 s at close; 7 items waiting"
             in caplog.text)
+    disk_full[0] = False  # let its thread finish rather than retry for the rest of the run
+    assert writer._thread is not None
+    writer._thread.join(15)
+    assert not writer._thread.is_alive()
