@@ -161,7 +161,7 @@ class PlateSettings(StrictModel):
 
     enabled: bool = True
     #: Crops kept per track (largest vehicle boxes fully inside the frame) and read.
-    best_frames: int = Field(default=5, ge=1, le=10)
+    best_frames: int = Field(default=10, ge=1, le=20)
     #: The largest this many crops are read first; the others only when their vote does
     #: not settle the plate (a valid read of two or more crops, at least
     #: ``settled_conf`` sure). 0: every kept crop is read, always.
@@ -169,6 +169,13 @@ class PlateSettings(StrictModel):
     settled_conf: float = Field(default=0.95, gt=0, le=1)
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
+    #: A pass tracked in fewer than ``short_pass_frames`` frames publishes its plate
+    #: read only when the read is at least ``short_pass_min_conf`` sure. Such a read is
+    #: mostly of a fragment of a vehicle (a second box on it, or its far end after its
+    #: track broke) whose own pass reads the plate, or of a plate too small to read.
+    #: 0 frames: every read is published.
+    short_pass_frames: int = Field(default=15, ge=0, le=600)
+    short_pass_min_conf: float = Field(default=0.5, ge=0, le=1)
     #: When the grammar-decoded read is not confident, run rapidocr's full detector +
     #: recogniser on the largest crop too (it finds the text lines itself; slower, and
     #: only for those plates; see models/plate_reader.py).

@@ -85,6 +85,7 @@ class PipelineStats:
     violations: int = 0
     plate_reads: int = 0
     plate_repeats: int = 0  # reads of a plate published moments before (a broken track)
+    plate_unsure_short: int = 0  # unsure reads of short passes, not published
     repeats: int = 0  # violations of a vehicle already reported (a broken track)
     tracks: int = 0
     rejoined: int = 0  # tracks that continued a lost vehicle's identity
@@ -443,12 +444,25 @@ class CameraPipeline:
         for rule in self.scene.rules:
             rule.forget(ident)
         events.append(self._vehicle_event(p, cls))
-        if plate is not None and self._new_pass(plate):
+        if plate is not None and self._worth_publishing(p, plate) and self._new_pass(plate):
             events.append(self._plate_event(p, cls, plate))
             self.stats.plate_reads += 1
         if self.plates is not None:
             self.plates.forget(ident)
         return events
+
+    def _worth_publishing(self, p: Pass, plate: PlateResult) -> bool:
+        """Whether the plate read of ``p`` is published: not when the pass was short and
+        the read unsure (``plates.short_pass_frames``, ``plates.short_pass_min_conf``)."""
+        pc = self.cfg.plates
+        frames = p.hits_before + p.track.hits
+        if frames < pc.short_pass_frames and plate.confidence < pc.short_pass_min_conf:
+            self.stats.plate_unsure_short += 1
+            logger.debug("%s: vehicle %d seen in %d frames: its unsure plate read %s (%.2f) "
+                         "is not published", self.cfg.camera, p.identity, frames, plate.text,
+                         plate.confidence)
+            return False
+        return True
 
     def _new_pass(self, plate: PlateResult) -> bool:
         now = self._now.t if self._now is not None else 0.0

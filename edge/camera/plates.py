@@ -79,7 +79,7 @@ def plate_colour(plate: np.ndarray) -> str:
 class PlateCollector:
     """Keeps each track's best crops and reads its plate once."""
 
-    def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 5,
+    def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 10,
                  min_vehicle_height: int = 40, margin: float = 0.1, first_reads: int = 3,
                  settled_conf: float = 0.95) -> None:
         self.detector, self.reader = plate_detector, reader

@@ -150,6 +150,32 @@ def test_a_plate_read_again_moments_later_is_the_same_pass(tmp_path: Path) -> No
     assert pipe.stats.plate_repeats == 1
 
 
+@pytest.mark.parametrize(
+    ("hits_before", "hits", "conf", "published"),
+    [
+        (0, 14, 0.49, False),  # short and unsure: a fragment of a vehicle, or garbage
+        (0, 14, 0.5, True),  # short but sure enough
+        (0, 15, 0.1, True),  # long enough: its read is published whatever it is
+        (10, 5, 0.1, True),  # its earlier tracks count (re-identified after an occlusion)
+    ],
+)
+def test_a_short_pass_publishes_its_plate_read_only_when_it_is_sure(
+        hits_before: int, hits: int, conf: float, published: bool) -> None:
+    from edge.camera.plates import PlateResult
+
+    plates = CFG.plates.model_copy(update={"short_pass_frames": 15, "short_pass_min_conf": 0.5})
+    pipe = CameraPipeline(CFG.model_copy(update={"plates": plates}),
+                          detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+    track = Track(7, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, hits,
+                  hits=hits)
+    p = Pass(7, track, first_ts=T0, hits_before=hits_before)
+    crop = np.zeros((10, 30, 3), np.uint8)
+    read = PlateResult("75A12345", "75A12345", "one_line", "white", conf, True, crop, 0, 2)
+    assert pipe._worth_publishing(p, read) is published
+    assert pipe.stats.plate_unsure_short == (0 if published else 1)
+
+
 def _car(x: float, y: float, cls: int = 0) -> Detections:
     return Detections(np.array([box_at(x, y)]), np.array([0.9]), np.array([cls]))
 
