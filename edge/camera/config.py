@@ -154,6 +154,10 @@ class TrackerSettings(StrictModel):
     #: size on each side: a fast vehicle near the camera moves further than its own box
     #: between frames (0: off).
     young_buffer: float = Field(default=0.5, ge=0, le=2)
+    #: An unmatched detection overlapping a vehicle already boxed in the same frame at
+    #: least this much (IoU) does not start a track: an NMS-free detector can box one
+    #: vehicle twice under two class guesses (0: every confident detection may).
+    duplicate_iou: float = Field(default=0.8, ge=0, le=1)
 
 
 class PlateSettings(StrictModel):

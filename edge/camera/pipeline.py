@@ -135,7 +135,7 @@ class CameraPipeline:
         t = cfg.tracker
         return TrackerSettings(t.high_conf, t.new_track_conf, t.match_iou, t.low_match_iou,
                                max(1, round(t.lost_s * self.fps)), t.min_hits,
-                               t.max_colour_dist, t.young_buffer)
+                               t.max_colour_dist, t.young_buffer, t.duplicate_iou)
 
     def apply_config(self, cfg: CameraGatewayConfig) -> None:
         """Use a new config from the next frame on (zones and rules rebuilt; tracks kept)."""

@@ -90,6 +90,7 @@ class TrackerSettings:
     min_hits: int = 3
     max_colour_dist: float = 0.55  # 0: colour not used
     young_buffer: float = 0.5  # 0: young tracks matched like the others
+    duplicate_iou: float = 0.8  # 0: every unmatched confident detection starts a track
 
 
 @dataclass(slots=True)
@@ -178,12 +179,38 @@ class ByteTracker:
                     continue
                 t.state = TrackState.LOST
             keep.append(t)
-        for di in sorted(rest_d):
-            if det.confidence[di] >= s.new_track_conf:
-                keep.append(self._new(det, di, frame))
+        keep.extend(self._births(det, rest_d, hits, frame))
         self.tracks = keep
         active = [t for t in keep if t.state is TrackState.CONFIRMED and t.last_frame == frame]
         return TrackerOutput(active, ended)
+
+    def _births(self, det: Detections, rest: set[int], hits: list[tuple[int, int]],
+                frame: int) -> list[Track]:
+        """Tracks started by the unmatched detections: confident enough, and not a second
+        box of a vehicle already boxed this frame (IoU >= ``duplicate_iou`` with a
+        matched detection or a surer newborn). An NMS-free detector can box one vehicle
+        under two class guesses (a bus also as a truck), and that second box would be a
+        second pass of the same vehicle; its class guess goes to that vehicle's vote
+        instead. Only births are held back: a track already following a vehicle keeps
+        matching whatever overlaps it."""
+        s = self.settings
+        new = sorted((di for di in rest if det.confidence[di] >= s.new_track_conf),
+                     key=lambda di: (-float(det.confidence[di]), di))
+        if s.duplicate_iou <= 0:
+            return [self._new(det, di, frame) for di in sorted(new)]
+        owners = [(di, self.tracks[ti]) for ti, di in hits]
+        born: list[Track] = []
+        for di in new:
+            if owners:
+                iou = box_iou(det.xyxy[[di]], det.xyxy[[d for d, _ in owners]])[0]
+                best = int(np.argmax(iou))
+                if float(iou[best]) >= s.duplicate_iou:
+                    owners[best][1].vote(int(det.class_id[di]), float(det.confidence[di]))
+                    continue
+            t = self._new(det, di, frame)
+            born.append(t)
+            owners.append((di, t))
+        return sorted(born, key=lambda t: t.track_id)
 
     def _predict(self) -> tuple[np.ndarray, np.ndarray]:
         """Advance every track one frame (one Kalman step for all); keeps their predicted

@@ -103,6 +103,18 @@ def test_wrong_lane_is_withdrawn_when_the_pass_turns_out_to_be_a_motorbike(
     assert vehicle.vehicle_class == "motorbike"
 
 
+def test_a_vehicle_boxed_as_a_bus_and_as_a_truck_is_one_vehicle(tmp_path: Path) -> None:
+    # an NMS-free detector boxes one vehicle twice, under two class guesses, each frame
+    script = []
+    for f in range(30):
+        x1, y1, x2, y2 = box_at(4.0, 14.0 + 0.5 * f, width_m=2.5)
+        script.append(Detections(np.array([[x1, y1, x2, y2], [x1 + 1, y1 - 4, x2 + 2, y2 - 3]]),
+                                 np.array([0.66, 0.61]), np.array([2, 3])))
+    events = run(script, tmp_path)
+    vehicles = [e for e in events if isinstance(e, VehicleTrack)]
+    assert [v.vehicle_class for v in vehicles] == ["bus"]
+
+
 def test_a_replay_gives_the_same_event_ids(tmp_path: Path) -> None:
     a = run(car_in_the_motorbike_lane([0] * 30), tmp_path / "a")
     b = run(car_in_the_motorbike_lane([0] * 30), tmp_path / "b")

@@ -151,3 +151,39 @@ def test_a_young_track_does_not_take_a_detection_beyond_its_widened_box() -> Non
     tr.update(dets([box(100, 100)]), 0)
     tr.update(dets([box(230, 100)]), 1)  # three box widths away: another vehicle
     assert [(t.track_id, t.hits) for t in tr.tracks] == [(2, 1)]
+
+
+def test_a_vehicle_boxed_twice_is_one_track_whose_class_hears_both_boxes() -> None:
+    # an NMS-free detector: the same bus also boxed as a truck, every frame; the truck
+    # box is the better fit after the first frame, so the track matches it
+    tr = ByteTracker(TrackerSettings(min_hits=2, duplicate_iou=0.8))
+    for f in range(8):
+        b = box(10 + 4 * f, 100, 120, 90)
+        shifted = (b[0] + 1, b[1] - 2, b[2] + 2, b[3] - 1)
+        bus, truck = (b, shifted) if f == 0 else (shifted, b)
+        out = tr.update(dets([truck, bus], conf=[0.61, 0.66], cls=[3, 2]), f)
+    assert [t.track_id for t in tr.tracks] == [1]
+    assert out.active[0].class_id == 2  # 0.66 a frame for bus against 0.61 for truck
+
+
+def test_two_vehicles_overlapping_less_than_the_duplicate_iou_are_two_tracks() -> None:
+    tr = ByteTracker(TrackerSettings(min_hits=2, duplicate_iou=0.8))
+    for f in range(5):  # a motorbike in front of a car: IoU 0.33
+        tr.update(dets([box(100, 100, 80, 60), box(120, 130, 40, 40)], cls=[0, 1]), f)
+    assert sorted(t.class_id for t in tr.tracks) == [0, 1]
+
+
+def test_a_tracked_vehicle_keeps_its_track_under_a_newcomer_that_covers_it() -> None:
+    # duplicates only hold back births: two tracks that come to overlap both go on
+    tr = ByteTracker(TrackerSettings(min_hits=2, duplicate_iou=0.8, max_colour_dist=0))
+    for f in range(12):
+        a, b = box(100 + 5 * f, 100, 60, 40), box(160 - 0.5 * f, 100, 60, 40)
+        out = tr.update(dets([a, b], conf=[0.9, 0.8]), f)
+    assert sorted(t.track_id for t in out.active) == [1, 2]
+
+
+def test_duplicate_iou_zero_lets_every_confident_box_start_a_track() -> None:
+    tr = ByteTracker(TrackerSettings(min_hits=1, duplicate_iou=0.0))
+    b = box(10, 100, 120, 90)
+    tr.update(dets([b, (b[0] + 1, b[1] - 2, b[2] + 2, b[3] - 1)], cls=[2, 3]), 0)
+    assert len(tr.tracks) == 2
