@@ -168,7 +168,8 @@ class CameraPipeline:
         det = det[det.class_id != PLATE]
         # once per detection: the tracker's colour gate and re-identification use them
         colours = [colour_histogram(frame.image, b) for b in det.xyxy]
-        out = self.tracker.update(det, frame.index, colours)
+        out = self.tracker.update(det, frame.index, colours,
+                                  (frame.image.shape[1], frame.image.shape[0]))
         ctx = FrameContext(frame.index, frame.t, signal)
         h, w = frame.image.shape[:2]
         hidden = bottom_hidden(np.array([t.box for t in out.active]).reshape(-1, 4), det.xyxy)

@@ -107,6 +107,22 @@ def buffered(boxes: np.ndarray, scale: float) -> np.ndarray:
     return np.concatenate([boxes[:, :2] - wh, boxes[:, 2:] + wh], axis=1)
 
 
+def sliding_out(t: Track, frame_size: tuple[int, int], edge_px: float = 2.0,
+                min_px: float = 1.0) -> bool:
+    """Whether the track's last box touched the frame's edge with its far side moving
+    towards it (at least ``min_px`` a frame, by the Kalman velocity): the vehicle was
+    leaving the picture. Lost then, it has left; kept alive, its track would take the
+    next vehicle to enter there, even one going the other way."""
+    w, h = frame_size
+    x1, y1, x2, y2 = (float(v) for v in t.box)
+    _, _, a, hh, vcx, vcy, va, vh = (float(v) for v in t.mean)  # after this frame's predict
+    half_w = (a * vh + hh * va) / 2  # how fast the box's half width grows
+    return ((y2 >= h - edge_px and vcy - vh / 2 > min_px)  # out at the bottom
+            or (y1 <= edge_px and vcy + vh / 2 < -min_px)  # at the top
+            or (x1 <= edge_px and vcx + half_w < -min_px)  # on the left
+            or (x2 >= w - edge_px and vcx - half_w > min_px))  # on the right
+
+
 def _indices(rest: set[int]) -> np.ndarray:
     """Detection indices left by one round, in order, for the next."""
     return np.array(sorted(rest), dtype=np.int64)
@@ -133,10 +149,13 @@ class ByteTracker:
         self._gate = False  # colour gates matches this frame
 
     def update(self, det: Detections, frame: int,
-               colours: Sequence[np.ndarray | None] | None = None) -> TrackerOutput:
+               colours: Sequence[np.ndarray | None] | None = None,
+               frame_size: tuple[int, int] | None = None) -> TrackerOutput:
         """Advance all tracks to ``frame`` and match them to this frame's detections
         (``colours``: each detection's colour histogram, None where unknown; a matched
-        track keeps its detection's as ``seen_colour`` even with the colour gate off)."""
+        track keeps its detection's as ``seen_colour`` even with the colour gate off;
+        ``frame_size`` (width, height): a track lost while sliding out of the frame
+        has left and ends at once)."""
         s = self.settings
         self._colours = colours
         self._gate = colours is not None and s.max_colour_dist > 0
@@ -173,7 +192,9 @@ class ByteTracker:
         for i, t in enumerate(self.tracks):
             if i not in matched:
                 t.missed += 1
-                if t.state is TrackState.TENTATIVE or t.missed > s.lost_frames:
+                if (t.state is TrackState.TENTATIVE or t.missed > s.lost_frames
+                        or (t.missed == 1 and frame_size is not None
+                            and sliding_out(t, frame_size))):
                     if t.state is not TrackState.TENTATIVE:
                         ended.append(t)
                     continue

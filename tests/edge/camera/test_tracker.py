@@ -187,3 +187,35 @@ def test_duplicate_iou_zero_lets_every_confident_box_start_a_track() -> None:
     b = box(10, 100, 120, 90)
     tr.update(dets([b, (b[0] + 1, b[1] - 2, b[2] + 2, b[3] - 1)], cls=[2, 3]), 0)
     assert len(tr.tracks) == 2
+
+
+def test_a_vehicle_that_left_the_frame_does_not_take_the_next_one_entering_there() -> None:
+    # one car leaves at the bottom (its clipped box shrinks towards the edge); eight
+    # frames later another enters there, going away: a new track, not the old one
+    tr = ByteTracker(TrackerSettings(min_hits=2, lost_frames=10, max_colour_dist=0))
+    size = (640, 360)
+    for f in range(8):
+        tr.update(dets([(200, 200 + 12 * f, 360, 360)]), f, frame_size=size)
+    ended = tr.update(dets([]), 8, frame_size=size).ended
+    assert [t.track_id for t in ended] == [1]
+    for f in range(9, 16):
+        out = tr.update(dets([(200, 300 - 10 * (f - 9), 360, 360)]), f, frame_size=size)
+    assert [t.track_id for t in out.active] == [2]
+
+
+def test_a_vehicle_missed_for_a_frame_at_the_edge_but_not_leaving_keeps_its_track() -> None:
+    # entering at the bottom (its box grows up from the edge), one frame undetected
+    tr = ByteTracker(TrackerSettings(min_hits=2, lost_frames=10, max_colour_dist=0))
+    size = (640, 360)
+    boxes = {f: (200, 300 - 10 * f, 360, 360) for f in range(10)}
+    for f in range(10):
+        out = tr.update(dets([boxes[f]] if f != 5 else []), f, frame_size=size)
+        assert out.ended == []
+    assert [t.track_id for t in out.active] == [1]
+
+
+def test_without_the_frame_size_a_lost_track_coasts_as_before() -> None:
+    tr = ByteTracker(TrackerSettings(min_hits=2, lost_frames=10, max_colour_dist=0))
+    for f in range(8):
+        tr.update(dets([(200, 200 + 12 * f, 360, 360)]), f)
+    assert tr.update(dets([]), 8).ended == []
