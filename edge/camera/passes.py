@@ -41,6 +41,7 @@ class Pass:
     colour: np.ndarray | None = None
     ended: bool = False  # its track ended: waiting to be rejoined, or to be closed
     lost: bool = False  # handed to the rejoiner as a candidate
+    left: bool = False  # its track slid out of the frame: no new track continues it
 
     @property
     def grounded(self) -> bool:

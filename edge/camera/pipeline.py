@@ -178,7 +178,7 @@ class CameraPipeline:
         for track in out.ended:
             p = self._passes.get(self.identity_of(track.track_id))
             if p is not None and p.track is track:
-                p.ended = True
+                p.ended, p.left = True, track.left
         events = self._close_passes(frame)
         events += self._due_violations(frame)
         self._tick(infer_s, infer_s + time.perf_counter() - t1)
@@ -332,9 +332,12 @@ class CameraPipeline:
 
     def _close_passes(self, frame: Frame) -> list[Event]:
         """Hand vehicles not seen in this frame to the rejoiner; end the passes of those
-        whose track ended and that no new track continued in time."""
+        whose track ended and that no new track continued in time, and at once those
+        that left the picture (a vehicle entering where one left is another one)."""
         for p in self._passes.values():
-            if p.last_frame != frame.index and not p.lost and p.grounded:
+            if p.left:
+                self.rejoiner.seen(p.identity)  # no longer a candidate, if it was one
+            elif p.last_frame != frame.index and not p.lost and p.grounded:
                 self.rejoiner.lost(p.sighting())
                 p.lost = True
         self.rejoiner.expire(frame.t)

@@ -63,6 +63,7 @@ class Track:
     conf_sum: float = 0.0
     colour: np.ndarray | None = None  # running colour histogram (reid.colour_histogram)
     seen_colour: np.ndarray | None = None  # the histogram of the detection matched last
+    left: bool = False  # ended because it was lost sliding out of the frame
 
     def vote(self, class_id: int, conf: float) -> None:
         self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + conf
@@ -192,9 +193,9 @@ class ByteTracker:
         for i, t in enumerate(self.tracks):
             if i not in matched:
                 t.missed += 1
-                if (t.state is TrackState.TENTATIVE or t.missed > s.lost_frames
-                        or (t.missed == 1 and frame_size is not None
-                            and sliding_out(t, frame_size))):
+                t.left = (t.missed == 1 and frame_size is not None
+                          and sliding_out(t, frame_size))
+                if t.state is TrackState.TENTATIVE or t.missed > s.lost_frames or t.left:
                     if t.state is not TrackState.TENTATIVE:
                         ended.append(t)
                     continue

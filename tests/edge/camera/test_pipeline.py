@@ -346,3 +346,33 @@ def test_a_wrong_way_car_whose_bottom_edge_a_nearer_vehicle_hides_is_reported(
     events = run(script, tmp_path)
     violations = [e for e in events if isinstance(e, Violation)]
     assert [(v.violation, v.vehicle_class) for v in violations] == [("wrong_way", "car")]
+
+
+def test_a_vehicle_that_left_at_the_bottom_ends_its_pass_and_the_next_one_is_another(
+        tmp_path: Path) -> None:
+    # car A drives towards the camera and out at the bottom of the picture; 0.8 s later
+    # car B enters there going away. A's pass ends when it leaves (not rejoin_s later)
+    # and B is a vehicle of its own, not A come back.
+    def clipped(y: float) -> list[float] | None:
+        x1, y1, x2, y2 = box_at(4.0, y)
+        return None if y1 >= 700 else [max(x1, 0.0), y1, x2, min(y2, 720.0)]
+
+    a = [clipped(20.0 - 0.5 * f) for f in range(20)]
+    a = [b for b in a if b is not None]
+    b = [clipped(11.6 + 0.5 * f) for f in range(25)]
+    script = [Detections(np.array([box]), np.array([0.9]), np.array([0])) for box in a]
+    script += [Detections.empty()] * 8
+    script += [Detections(np.array([box]), np.array([0.9]), np.array([0]))
+               for box in b if box is not None]
+    store = EvidenceStore(tmp_path, CFG.camera).open()
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector(script), plates=None,  # type: ignore[arg-type]
+                          evidence=store)
+    ended_at: dict[int, int] = {}
+    for i in range(len(script) + 45):
+        img = np.full((720, 1280, 3), 90, np.uint8)
+        for e in pipe.process(Frame(i, img, T0 + timedelta(seconds=i / 10), i / 10), "green"):
+            if isinstance(e, VehicleTrack):
+                ended_at[e.track_id] = i
+    assert len(ended_at) == 2
+    first = min(ended_at, key=ended_at.get)  # type: ignore[arg-type]
+    assert ended_at[first] <= len(a) + 1  # at once, not 3 s later
