@@ -23,6 +23,12 @@ threading past a waiting one) have the same box for a frame or two, and the vehi
 hidden behind is not detected. On the project's simulated clips the distance of a
 track's own vehicle stayed below 0.49 in 99.9 % of frames, while a quarter of the
 identity switches crossed 0.5; the rest were between vehicles of similar colour.
+
+An NMS-free detector can box one vehicle twice under two class guesses: a box that
+overlaps one already matched (or born) this frame by ``duplicate_iou`` starts no track
+and only votes for that vehicle's class. A track lost just after its box slid out over
+the frame's edge (``update(..., frame_size=)``) has left the picture and ends at once
+(``Track.left``), so it cannot take the next vehicle to enter there.
 """
 
 from __future__ import annotations
