@@ -180,6 +180,11 @@ class PlateSettings(StrictModel):
     #: 0 frames: every read is published.
     short_pass_frames: int = Field(default=15, ge=0, le=600)
     short_pass_min_conf: float = Field(default=0.5, ge=0, le=1)
+    #: Any other read less sure than ``short_pass_min_conf`` is held this long before it
+    #: is published, and dropped if meanwhile a read at least ``settled_conf`` sure
+    #: comes from a vehicle that was where this one was last seen (a fragment of a
+    #: vehicle whose own pass read its plate). 0: published at once.
+    unsure_hold_s: float = Field(default=10.0, ge=0, le=60)
     #: When the grammar-decoded read is not confident, run rapidocr's full detector +
     #: recogniser on the largest crop too (it finds the text lines itself; slower, and
     #: only for those plates; see models/plate_reader.py).

@@ -61,6 +61,16 @@ class _Pending:
 
 
 @dataclass(slots=True)
+class _HeldRead:
+    """An unsure plate read waiting to see whether a sure read of the same vehicle
+    follows (``plates.unsure_hold_s``)."""
+
+    event: PlateRead
+    until: float  # stream time it is published at, if nothing supersedes it
+    last: tuple[float, float, float] | None  # (t, x, y): where its vehicle was last seen
+
+
+@dataclass(slots=True)
 class _Reported:
     """A vehicle reported for a violation, and where it was last seen on the road."""
 
@@ -86,6 +96,7 @@ class PipelineStats:
     plate_reads: int = 0
     plate_repeats: int = 0  # reads of a plate published moments before (a broken track)
     plate_unsure_short: int = 0  # unsure reads of short passes, not published
+    plate_unsure_superseded: int = 0  # held unsure reads dropped for a sure one there
     repeats: int = 0  # violations of a vehicle already reported (a broken track)
     tracks: int = 0
     rejoined: int = 0  # tracks that continued a lost vehicle's identity
@@ -126,6 +137,7 @@ class CameraPipeline:
         self._frames: deque[tuple[int, np.ndarray, datetime]] = deque()
         self._now: Frame | None = None
         self._recent_plates: dict[str, float] = {}  # plate → stream time it was published
+        self._held_reads: list[_HeldRead] = []
         self._recent_hits: list[_Reported] = []
         #: a plate read again within this many seconds is the same pass (a track that broke
         #: in two behind an occlusion), not a second one
@@ -181,6 +193,7 @@ class CameraPipeline:
                 p.ended, p.left = True, track.left
         events = self._close_passes(frame)
         events += self._due_violations(frame)
+        events += self._due_reads(frame.t)
         self._tick(infer_s, infer_s + time.perf_counter() - t1)
         return events
 
@@ -449,8 +462,18 @@ class CameraPipeline:
             rule.forget(ident)
         events.append(self._vehicle_event(p, cls))
         if plate is not None and self._worth_publishing(p, plate) and self._new_pass(plate):
-            events.append(self._plate_event(p, cls, plate))
-            self.stats.plate_reads += 1
+            event = self._plate_event(p, cls, plate)
+            if self.cfg.plates.unsure_hold_s > 0 and (
+                    plate.confidence < self.cfg.plates.short_pass_min_conf):
+                now = self._now.t if self._now is not None else p.last_t
+                self._held_reads.append(_HeldRead(
+                    event, now + self.cfg.plates.unsure_hold_s,
+                    p.motion.points[-1] if p.motion.points else None))
+            else:
+                if plate.confidence >= self.cfg.plates.settled_conf:
+                    self._supersede(p)
+                events.append(event)
+                self.stats.plate_reads += 1
         if self.plates is not None:
             self.plates.forget(ident)
         return events
@@ -467,6 +490,39 @@ class CameraPipeline:
                          plate.confidence)
             return False
         return True
+
+    def _supersede(self, p: Pass, radius_m: float = 3.0, speed_ms: float = 3.0,
+                   max_gap_s: float = 3.0) -> None:
+        """Drop the held unsure reads of vehicles last seen where ``p``, whose plate was
+        just read surely, was about then: its place nearest in time to theirs at most
+        ``max_gap_s`` from it, and within ``radius_m`` plus ``speed_ms`` for each second
+        between (a vehicle following in the lane is farther; one entering later is at
+        the frame's edge): fragments of ``p``."""
+        if not self._held_reads or not p.motion.points:
+            return
+        keep: list[_HeldRead] = []
+        for h in self._held_reads:
+            if h.last is not None:
+                t, x, y = h.last
+                pt, px, py = min(p.motion.points, key=lambda q: abs(q[0] - t))
+                gap = abs(pt - t)
+                if gap <= max_gap_s and math.hypot(px - x, py - y) <= radius_m + speed_ms * gap:
+                    self.stats.plate_unsure_superseded += 1
+                    logger.debug("%s: unsure plate read %s (%.2f) dropped: vehicle %d's "
+                                 "sure read came from where it was", self.cfg.camera,
+                                 h.event.plate, h.event.confidence, p.identity)
+                    continue
+            keep.append(h)
+        self._held_reads = keep
+
+    def _due_reads(self, now: float | None) -> list[Event]:
+        """Held unsure reads whose time is up (all of them when ``now`` is None)."""
+        due = [h for h in self._held_reads if now is None or h.until <= now]
+        if not due:
+            return []
+        self._held_reads = [h for h in self._held_reads if h not in due]
+        self.stats.plate_reads += len(due)
+        return [h.event for h in due]
 
     def _new_pass(self, plate: PlateResult) -> bool:
         now = self._now.t if self._now is not None else 0.0
@@ -490,7 +546,7 @@ class CameraPipeline:
         events: list[Event] = []
         for p in list(self._passes.values()):
             events += self._end_pass(p)
-        return events
+        return events + self._due_reads(None)
 
     def _pass_key(self, p: Pass) -> str:
         return f"{self.cfg.device}|{p.identity}|{p.first_ts.isoformat()}"

@@ -18,7 +18,7 @@ from edge.camera.pipeline import CameraPipeline
 from edge.camera.scene import calibration_of
 from edge.camera.source import Frame
 from edge.camera.tracker import Track
-from ioc.contract import Event, VehicleTrack, Violation
+from ioc.contract import Event, PlateRead, VehicleTrack, Violation
 from models.detections import Detections
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -376,3 +376,92 @@ def test_a_vehicle_that_left_at_the_bottom_ends_its_pass_and_the_next_one_is_ano
     assert len(ended_at) == 2
     first = min(ended_at, key=ended_at.get)  # type: ignore[arg-type]
     assert ended_at[first] <= len(a) + 1  # at once, not 3 s later
+
+
+class FakePlates:
+    """A plate collector whose read of each vehicle is given by the order of its pass:
+    the first vehicle to end gets ``reads[0]``, and so on."""
+
+    def __init__(self, reads: list[tuple[str, float]]) -> None:
+        self.reads = reads
+        self.given: dict[int, object] = {}
+
+    def offer(self, *_a: object, **_k: object) -> None: ...
+    def merge(self, *_a: object) -> None: ...
+    def split(self, *_a: object) -> None: ...
+    def forget(self, *_a: object) -> None: ...
+
+    def read(self, ident: int, _cls: object) -> object:
+        from edge.camera.plates import PlateResult
+
+        if ident not in self.given:
+            text, conf = self.reads[len(self.given)]
+            crop = np.zeros((10, 30, 3), np.uint8)
+            self.given[ident] = PlateResult(text, text, "one_line", "white", conf, True,
+                                            crop, 0, 3)
+        return self.given[ident]
+
+
+def _plates_of(script: list[Detections], reads: list[tuple[str, float]], tmp: Path,
+               hold_s: float = 10.0) -> tuple[list[tuple[int, str]], CameraPipeline]:
+    cfg = CFG.model_copy(update={"plates": CFG.plates.model_copy(
+        update={"unsure_hold_s": hold_s})})
+    pipe = CameraPipeline(cfg, detector=ScriptedDetector(script),
+                          plates=FakePlates(reads),  # type: ignore[arg-type]
+                          evidence=None)
+    out: list[tuple[int, str]] = []
+    for i in range(len(script) + 45):
+        img = np.full((720, 1280, 3), 90, np.uint8)
+        events = pipe.process(Frame(i, img, T0 + timedelta(seconds=i / 10), i / 10), "green")
+        out += [(i, e.plate) for e in events if isinstance(e, PlateRead)]
+    out += [(-1, e.plate) for e in pipe.finish() if isinstance(e, PlateRead)]
+    return out, pipe
+
+
+def _fragment_beside_vehicle(fragment_x: float) -> list[Detections]:
+    # a car tracked for 40 frames; for its first 20 a second, smaller box (a fragment
+    # of it, or of something at ``fragment_x``) is tracked too, then lost for good
+    script = []
+    for f in range(40):
+        y = 14.0 + 0.5 * f
+        boxes, confs = [box_at(4.0, y, width_m=2.5)], [0.9]
+        if f < 20:
+            boxes.append(box_at(fragment_x, y, width_m=1.0))
+            confs.append(0.8)
+        script.append(Detections(np.array(boxes), np.array(confs), np.zeros(len(boxes), int)))
+    return script
+
+
+def test_an_unsure_read_is_dropped_when_a_sure_read_comes_from_where_it_was(
+        tmp_path: Path) -> None:
+    reads, pipe = _plates_of(_fragment_beside_vehicle(4.0),
+                             [("75B12345", 0.3), ("75A12345", 1.0)], tmp_path)
+    assert [p for _, p in reads] == ["75A12345"]
+    assert pipe.stats.plate_unsure_superseded == 1
+
+
+def test_an_unsure_read_is_published_when_the_sure_one_is_elsewhere_or_too_late(
+        tmp_path: Path) -> None:
+    far, pipe = _plates_of(_fragment_beside_vehicle(-4.0),  # another lane, 8 m away
+                           [("75B12345", 0.3), ("75A12345", 1.0)], tmp_path)
+    assert sorted(p for _, p in far) == ["75A12345", "75B12345"]
+    assert pipe.stats.plate_unsure_superseded == 0
+    # held 0.5 s after its pass ended, then published: the sure read came later
+    late, _ = _plates_of(_fragment_beside_vehicle(4.0), [("75B12345", 0.3), ("75A12345", 1.0)],
+                         tmp_path / "late", hold_s=0.5)
+    assert [p for _, p in late] == ["75B12345", "75A12345"]
+
+
+def test_a_held_read_is_published_when_the_source_ends(tmp_path: Path) -> None:
+    only = [_car(4.0, 14.0 + 0.5 * f) for f in range(20)]
+    cfg = CFG.model_copy(update={"plates": CFG.plates.model_copy(
+        update={"unsure_hold_s": 30.0})})
+    pipe = CameraPipeline(cfg, detector=ScriptedDetector(only),
+                          plates=FakePlates([("75B12345", 0.3)]),  # type: ignore[arg-type]
+                          evidence=None)
+    seen = []
+    for i in range(60):
+        img = np.full((720, 1280, 3), 90, np.uint8)
+        seen += pipe.process(Frame(i, img, T0 + timedelta(seconds=i / 10), i / 10), "green")
+    assert not [e for e in seen if isinstance(e, PlateRead)]  # still held
+    assert [e.plate for e in pipe.finish() if isinstance(e, PlateRead)] == ["75B12345"]
