@@ -180,10 +180,9 @@ class CameraPipeline:
         det = det[det.class_id != PLATE]
         # once per detection: the tracker's colour gate and re-identification use them
         colours = [colour_histogram(frame.image, b) for b in det.xyxy]
-        out = self.tracker.update(det, frame.index, colours,
-                                  (frame.image.shape[1], frame.image.shape[0]))
-        ctx = FrameContext(frame.index, frame.t, signal)
         h, w = frame.image.shape[:2]
+        out = self.tracker.update(det, frame.index, colours, (w, h))
+        ctx = FrameContext(frame.index, frame.t, signal)
         hidden = bottom_hidden(np.array([t.box for t in out.active]).reshape(-1, 4), det.xyxy)
         for track, hide in zip(out.active, hidden, strict=True):
             self._observe(track, frame, ctx, w, h, bool(hide), det.xyxy)
@@ -348,9 +347,7 @@ class CameraPipeline:
         whose track ended and that no new track continued in time, and at once those
         that left the picture (a vehicle entering where one left is another one)."""
         for p in self._passes.values():
-            if p.left:
-                self.rejoiner.seen(p.identity)  # no longer a candidate, if it was one
-            elif p.last_frame != frame.index and not p.lost and p.grounded:
+            if p.last_frame != frame.index and not p.lost and not p.left and p.grounded:
                 self.rejoiner.lost(p.sighting())
                 p.lost = True
         self.rejoiner.expire(frame.t)
@@ -517,12 +514,18 @@ class CameraPipeline:
 
     def _due_reads(self, now: float | None) -> list[Event]:
         """Held unsure reads whose time is up (all of them when ``now`` is None)."""
-        due = [h for h in self._held_reads if now is None or h.until <= now]
-        if not due:
+        if not self._held_reads:
             return []
-        self._held_reads = [h for h in self._held_reads if h not in due]
+        due: list[Event] = []
+        keep: list[_HeldRead] = []
+        for h in self._held_reads:
+            if now is None or h.until <= now:
+                due.append(h.event)
+            else:
+                keep.append(h)
+        self._held_reads = keep
         self.stats.plate_reads += len(due)
-        return [h.event for h in due]
+        return due
 
     def _new_pass(self, plate: PlateResult) -> bool:
         now = self._now.t if self._now is not None else 0.0

@@ -238,7 +238,7 @@ class ByteTracker:
             t = self._new(det, di, frame)
             born.append(t)
             owners.append((di, t))
-        return sorted(born, key=lambda t: t.track_id)
+        return born
 
     def _predict(self) -> tuple[np.ndarray, np.ndarray]:
         """Advance every track one frame (one Kalman step for all); keeps their predicted
