@@ -84,7 +84,8 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
         ).load()
         plates = PlateCollector(plate_det, reader, best_frames=pc.best_frames,
                                 min_vehicle_height=pc.min_vehicle_height,
-                                first_reads=pc.first_reads, settled_conf=pc.settled_conf)
+                                first_reads=pc.first_reads, settled_conf=pc.settled_conf,
+                                cut_frames=pc.cut_frames)
     ev = cfg.evidence
     folder = evidence_dir or _resolve(ev.dir, base)
     try:

@@ -171,6 +171,10 @@ class PlateSettings(StrictModel):
     #: ``settled_conf`` sure). 0: every kept crop is read, always.
     first_reads: int = Field(default=3, ge=0, le=10)
     settled_conf: float = Field(default=0.95, gt=0, le=1)
+    #: Crops kept per track of boxes cut by the frame's edge, read only when no whole
+    #: crop shows the plate (a vehicle queued or parked at the picture's edge); a plate
+    #: found touching the cut side is not read (0: cut boxes are never read).
+    cut_frames: int = Field(default=3, ge=0, le=10)
     #: Vehicles whose box is smaller than this (pixels high) are not worth a read.
     min_vehicle_height: int = Field(default=40, ge=8)
     #: A pass tracked in fewer than ``short_pass_frames`` frames publishes its plate

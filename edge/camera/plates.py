@@ -1,7 +1,9 @@
 """One plate read per vehicle pass, from the vehicle's best frames.
 
 While a vehicle is tracked, the crops of its ``best_frames`` largest boxes that lie
-fully inside the frame are kept (a copy of the vehicle region only). When the pass
+fully inside the frame are kept (a copy of the vehicle region only), and of its
+``cut_frames`` largest boxes cut by the frame's edge, read only when no whole crop
+shows the plate (a vehicle queued at the picture's edge). When the pass
 ends, or when a violation needs the plate, the second-stage plate detector looks
 for the plate in each kept crop and the reader reads them together, voting
 character by character under the plate grammar (``models.plate_reader``). Reading
@@ -48,11 +50,15 @@ class _Candidate:
     frame: int
     crop: np.ndarray
     nearer: np.ndarray  # boxes (crop pixels) of vehicles in front of this one
+    #: the crop's sides (left, top, right, bottom) that are the frame's edge, where the
+    #: vehicle's box was cut by the frame; a plate touching one may be cut too
+    cut: tuple[bool, bool, bool, bool] = (False, False, False, False)
 
 
 @dataclass(slots=True)
 class _TrackCrops:
     best: list[_Candidate] = field(default_factory=list)
+    cut: list[_Candidate] = field(default_factory=list)  # boxes cut by the frame's edge
     result: PlateResult | None = None
     read: bool = False
 
@@ -76,14 +82,29 @@ def plate_colour(plate: np.ndarray) -> str:
     return "other"
 
 
+def _touches(xyxy: np.ndarray, shape: tuple[int, ...], cut: tuple[bool, bool, bool, bool],
+             gap: float = 2.0) -> np.ndarray:
+    """Which boxes (N,4, crop pixels) reach within ``gap`` pixels of a side of the crop
+    that is the frame's edge (``cut``: left, top, right, bottom): plates maybe cut."""
+    h, w = shape[:2]
+    near = np.zeros(len(xyxy), dtype=bool)
+    for side, (col, limit) in enumerate(((0, 0.0), (1, 0.0), (2, w - 1.0), (3, h - 1.0))):
+        if cut[side]:
+            near |= (xyxy[:, col] <= limit + gap) if side < 2 else (xyxy[:, col] >= limit - gap)
+    return near
+
+
 class PlateCollector:
     """Keeps each track's best crops and reads its plate once."""
 
     def __init__(self, plate_detector: Detector, reader: PlateReader, *, best_frames: int = 10,
                  min_vehicle_height: int = 40, margin: float = 0.1, first_reads: int = 3,
-                 settled_conf: float = 0.95) -> None:
+                 settled_conf: float = 0.95, cut_frames: int = 3) -> None:
         self.detector, self.reader = plate_detector, reader
         self.best_frames, self.min_height, self.margin = best_frames, min_vehicle_height, margin
+        #: crops kept of boxes cut by the frame's edge, read only when no whole crop
+        #: shows the plate (a vehicle parked or queued at the edge of the picture)
+        self.cut_frames = cut_frames
         #: the largest ``first_reads`` crops are read first; the others only when those
         #: do not settle the plate (a valid read, at least this sure, of two crops or
         #: more); 0 reads every kept crop at once
@@ -98,11 +119,13 @@ class PlateCollector:
         image) hide what lies behind them, so a plate inside one is theirs."""
         h, w = image.shape[:2]
         x1, y1, x2, y2 = (float(c) for c in box)
-        if y2 - y1 < self.min_height or x1 <= 1 or y1 <= 1 or x2 >= w - 2 or y2 >= h - 2:
-            return  # too small, or cut by the frame (its plate may be cut too)
+        if y2 - y1 < self.min_height:
+            return  # too small
+        cut = (x1 <= 1, y1 <= 1, x2 >= w - 2, y2 >= h - 2)
         st = self._tracks.setdefault(track_id, _TrackCrops())
+        keep, room = (st.cut, self.cut_frames) if any(cut) else (st.best, self.best_frames)
         score = (x2 - x1) * (y2 - y1)
-        if st.read or (len(st.best) >= self.best_frames and score <= st.best[-1].score):
+        if st.read or room <= 0 or (len(keep) >= room and score <= keep[-1].score):
             return
         mx, my = (x2 - x1) * self.margin, (y2 - y1) * self.margin
         cx1, cy1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
@@ -112,9 +135,9 @@ class PlateCollector:
             o = np.asarray(others, np.float32).reshape(-1, 4)
             o = o[(o[:, 3] > y2 + 1.0) & (o[:, 0] < cx2) & (o[:, 2] > cx1) & (o[:, 1] < cy2)]
             nearer = o - np.array([cx1, cy1, cx1, cy1], np.float32)
-        st.best.append(_Candidate(score, frame, image[cy1:cy2, cx1:cx2].copy(), nearer))
-        st.best.sort(key=lambda c: -c.score)
-        del st.best[self.best_frames:]
+        keep.append(_Candidate(score, frame, image[cy1:cy2, cx1:cx2].copy(), nearer, cut))
+        keep.sort(key=lambda c: -c.score)
+        del keep[room:]
 
     def read(self, track_id: int, vehicle_class: VehicleClass) -> PlateResult | None:
         """The plate of the track's pass (read once, then remembered); None if none found.
@@ -142,7 +165,10 @@ class PlateCollector:
                 and len(plates) >= 2):
             plates += self._find(cands[len(first):])
             r = self.reader.read_many([p for p, _ in plates], kind) if plates else None
-        st.read, st.best = True, []
+        if not plates and st.cut:  # no whole crop showed it: the frame's edge cut them all
+            plates = self._find(st.cut)
+            r = self.reader.read_many([p for p, _ in plates], kind) if plates else None
+        st.read, st.best, st.cut = True, [], []
         if r is None:
             return None
         self.reads += len(plates)
@@ -168,6 +194,8 @@ class PlateCollector:
                 inside = ((cx[:, None] > n[None, :, 0]) & (cx[:, None] < n[None, :, 2])
                           & (cy[:, None] > n[None, :, 1]) & (cy[:, None] < n[None, :, 3]))
                 found = found[~inside.any(axis=1)]
+            if len(found) and any(cand.cut):
+                found = found[~_touches(found.xyxy, cand.crop.shape, cand.cut)]
             if not len(found):
                 continue
             w = cand.crop.shape[1]
@@ -191,6 +219,7 @@ class PlateCollector:
         if d.read:
             return
         d.best = sorted(d.best + s.best, key=lambda c: -c.score)[: self.best_frames]
+        d.cut = sorted(d.cut + s.cut, key=lambda c: -c.score)[: self.cut_frames]
 
     def split(self, src: int, dst: int, after_frame: int) -> None:
         """Track ``src`` followed another vehicle after ``after_frame``: that vehicle is
@@ -199,9 +228,11 @@ class PlateCollector:
         if s is None or s.read:
             return
         moved = [c for c in s.best if c.frame > after_frame]
+        moved_cut = [c for c in s.cut if c.frame > after_frame]
         s.best = [c for c in s.best if c.frame <= after_frame]
-        if moved:
-            self._tracks[dst] = _TrackCrops(best=moved)
+        s.cut = [c for c in s.cut if c.frame <= after_frame]
+        if moved or moved_cut:
+            self._tracks[dst] = _TrackCrops(best=moved, cut=moved_cut)
 
     def forget(self, track_id: int) -> None:
         """The pass ended and its plate was published (or there was none)."""

@@ -318,3 +318,43 @@ def test_a_layout_tie_goes_to_the_largest_crop(largest_first: PlateLayout) -> No
     reader._layout = lambda plate, kind: shows[plate.shape[1]]  # type: ignore[method-assign]
     crops = [wide, tall] if largest_first is PlateLayout.ONE_LINE else [tall, wide]
     assert reader.read_many(crops, VehicleKind.MOTORBIKE).layout is largest_first
+
+
+class _AmbiguousSeries:
+    """A line recogniser that sees a motorbike's top line ``75A?`` with the fourth
+    character B or 8 (``p8`` to 8, the rest to B), and its serial ``12345`` clearly."""
+
+    def __init__(self, p8: float) -> None:
+        self.chars, self.p8 = list(OWN_CHARS), p8
+
+    def _line(self, text: str) -> np.ndarray:
+        frames = []
+        for c in text:
+            for hit in (c, "<blank>"):
+                row = np.full(len(OWN_CHARS), 1e-4)
+                if hit == "?":
+                    row[OWN_CHARS.index("8")], row[OWN_CHARS.index("B")] = self.p8, 1 - self.p8
+                else:
+                    row[OWN_CHARS.index(hit)] = 0.99
+                frames.append(row / row.sum())
+        return np.log(np.array(frames))
+
+    def logprobs(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        return [self._line("75A?" if k % 2 == 0 else "12345") for k in range(len(lines))]
+
+
+@pytest.mark.parametrize(
+    ("p8", "bonus", "text"),
+    [
+        (0.55, 0.0, "75A812345"),  # the digit, a little likelier, wins without the bonus
+        (0.55, 1.0, "75AB12345"),  # with it, the two-letter series
+        (0.8, 1.0, "75A812345"),  # 8 four times as likely: the bonus does not overrule it
+        (0.3, 0.0, "75AB12345"),
+    ],
+)
+def test_the_two_letter_series_bonus_settles_b_against_8(p8: float, bonus: float,
+                                                          text: str) -> None:
+    cfg = PlateReaderConfig(fallback_full_ocr=False, two_letter_series_bonus=bonus)
+    reader = PlateReader(cfg, _AmbiguousSeries(p8)).load()  # type: ignore[arg-type]
+    crop = np.full((60, 80, 3), 200, np.uint8)
+    assert reader.read_many([crop, crop], VehicleKind.MOTORBIKE).text == text

@@ -178,3 +178,57 @@ def test_crops_after_a_track_jumped_go_to_the_vehicle_it_jumped_to() -> None:
     assert first is not None
     assert second is not None
     assert (first.frame, first.votes, second.frame, second.votes) == (2, 1, 4, 2)
+
+
+class PlateAtDetector(_Detector):
+    """Finds one plate in every crop, at the given share of its width and height."""
+
+    def __init__(self, x1: float, x2: float) -> None:
+        self.x1, self.x2 = x1, x2
+
+    def detect(self, crop: np.ndarray) -> Detections:
+        h, w = crop.shape[:2]
+        return Detections(np.array([[w * self.x1, h * 0.7, w * self.x2, h * 0.8]]),
+                          np.array([0.9]), np.array([4]))
+
+
+def _cut_collector(x1: float, x2: float, cut_frames: int = 3
+                   ) -> tuple[PlateCollector, ScriptedReader]:
+    reader = ScriptedReader("75A12345")
+    return PlateCollector(PlateAtDetector(x1, x2), reader,  # type: ignore[arg-type]
+                          min_vehicle_height=20, margin=0.0, cut_frames=cut_frames), reader
+
+
+def test_a_vehicle_only_seen_cut_by_the_frame_edge_is_read_from_its_largest_cut_crops() -> None:
+    # a car queued at the right edge of the picture: its box always reaches the edge
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    col, reader = _cut_collector(0.4, 0.6)
+    for f, left in enumerate([560, 500, 450, 520, 480]):
+        col.offer(1, f, frame, np.array([left, 200, 600, 300]))
+    got = col.read(1, VehicleClass.CAR)
+    assert got is not None
+    assert (got.text, got.votes, got.frame) == ("75A12345", 3, 2)  # the three widest crops
+    assert [w for _, w in reader.calls[0]] == [30, 24, 20]  # a fifth of 150, 120, 100 px
+
+
+def test_a_plate_touching_the_cut_edge_is_not_read() -> None:
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    col, reader = _cut_collector(0.7, 1.0)  # the plate runs out of the picture
+    col.offer(1, 0, frame, np.array([450, 200, 600, 300]))
+    assert col.read(1, VehicleClass.CAR) is None
+    assert reader.calls == []
+
+
+@pytest.mark.parametrize("cut_frames", [3, 0])
+def test_cut_crops_are_read_only_when_no_whole_crop_shows_the_plate(cut_frames: int) -> None:
+    frame = np.full((400, 600, 3), 128, np.uint8)
+    col, reader = _cut_collector(0.4, 0.6, cut_frames)
+    col.offer(1, 0, frame, np.array([300, 200, 400, 280]))  # whole
+    col.offer(1, 1, frame, np.array([400, 200, 600, 320]))  # larger, cut at the right
+    got = col.read(1, VehicleClass.CAR)
+    assert got is not None
+    assert (got.frame, got.votes) == (0, 1)
+    # without whole crops, only a collector that keeps cut ones reads anything
+    col.offer(2, 1, frame, np.array([400, 200, 600, 320]))
+    assert (col.read(2, VehicleClass.CAR) is not None) is (cut_frames > 0)
+    assert len(reader.calls) == (2 if cut_frames else 1)
