@@ -12,7 +12,9 @@ identity, on the ground plane (metres, through the camera's calibration):
   velocity, must be within ``base_m + grow_ms * gap`` along its way and
   ``across_m + across_grow_ms * gap`` across it of where the new track stands (an
   ellipse that grows with the gap: the vehicle may have braked or sped up; it
-  rarely moves sideways);
+  rarely moves sideways); one that stood still when it was lost (parked, queued) is
+  looked for near where it stood, within ``base_m + still_grow_ms * gap`` (it moves
+  off slowly; a vehicle going by there is another one);
 - two-wheelers and four-wheelers are never joined (the class vote of each side);
 - the width of the vehicle on the road (its box's bottom edge in metres, which
   does not change with distance) must agree within ``max_width_ratio``;
@@ -100,6 +102,9 @@ class RejoinSettings:
     max_gap_s: float = 3.0
     base_m: float = 2.5  # along the way: position error at no gap...
     grow_ms: float = 3.0  # ...growing with the gap (braking or speeding up)
+    #: ...or this much for a vehicle that stood still when it was lost (a car parked or
+    #: queued moves off slowly; one going by where it stood is another vehicle)
+    still_grow_ms: float = 1.0
     across_m: float = 1.2  # across the way (changing lane)
     across_grow_ms: float = 1.0
     max_width_ratio: float = 1.6
@@ -145,7 +150,8 @@ class Rejoiner:
         predicted = old.ground + (old.velocity * gap if old.velocity is not None else 0.0)
         miss = new.ground - predicted
         speed = float(np.linalg.norm(old.velocity)) if old.velocity is not None else 0.0
-        along_allowed = s.base_m + s.grow_ms * gap
+        moving = old.velocity is None or speed > 1.0
+        along_allowed = s.base_m + (s.grow_ms if moving else s.still_grow_ms) * gap
         if speed > 1.0:  # moving: speed changes move it along its way, rarely across
             assert old.velocity is not None
             ahead = old.velocity / speed

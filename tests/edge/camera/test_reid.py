@@ -62,6 +62,26 @@ def test_a_vehicle_lost_without_a_measured_speed_is_looked_for_where_it_was() ->
     assert r.match(seen(9, 1.5, 1.6, 21.0)) == 1
 
 
+@pytest.mark.parametrize(
+    ("case", "new", "joins"),
+    [
+        ("where it stood, 2 s later", seen(9, 3.0, 1.6, 20.5), True),
+        ("moved off: 4 m on after 2 s", seen(9, 3.0, 1.6, 24.0), True),
+        # a vehicle going by 6 m on, 2 s later: a moving one might have got that far,
+        # one standing still (a car parked or queued) does not
+        ("6 m on after 2 s", seen(9, 3.0, 1.6, 26.0), False),
+    ],
+)
+def test_a_vehicle_lost_standing_still_is_looked_for_near_where_it_stood(
+        case: str, new: Sighting, joins: bool) -> None:
+    r = Rejoiner(RejoinSettings(max_gap_s=3.0, base_m=2.5, grow_ms=3.0, still_grow_ms=1.0))
+    r.lost(seen(1, 1.0, 1.6, 20.0, v=(0.0, 0.2)))
+    assert (r.match(new) == 1) is joins, case
+    moving = Rejoiner(RejoinSettings(max_gap_s=3.0, base_m=2.5, grow_ms=3.0))
+    moving.lost(seen(1, 1.0, 1.6, 20.0, v=None))  # no speed measured: it may have moved
+    assert moving.match(new) == 1, case
+
+
 def test_the_cheapest_candidate_wins_and_is_joined_once() -> None:
     r = Rejoiner()
     r.lost(seen(1, 1.0, 1.6, 20.0, v=(0.0, 10.0)))  # predicted at y = 25 at t = 1.5
