@@ -87,11 +87,10 @@ def _touches(xyxy: np.ndarray, shape: tuple[int, ...], cut: tuple[bool, bool, bo
     """Which boxes (N,4, crop pixels) reach within ``gap`` pixels of a side of the crop
     that is the frame's edge (``cut``: left, top, right, bottom): plates maybe cut."""
     h, w = shape[:2]
-    near = np.zeros(len(xyxy), dtype=bool)
-    for side, (col, limit) in enumerate(((0, 0.0), (1, 0.0), (2, w - 1.0), (3, h - 1.0))):
-        if cut[side]:
-            near |= (xyxy[:, col] <= limit + gap) if side < 2 else (xyxy[:, col] >= limit - gap)
-    return near
+    x1, y1, x2, y2 = xyxy.T
+    left, top, right, bottom = cut
+    return ((left & (x1 <= gap)) | (top & (y1 <= gap))
+            | (right & (x2 >= w - 1 - gap)) | (bottom & (y2 >= h - 1 - gap)))
 
 
 class PlateCollector:

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 #: Canonical class ids that are two-wheelers (``models.class_map.CANONICAL``: motorbike).
 TWO_WHEELERS = frozenset({1})
+#: A vehicle lost at this speed or slower (m/s) stood still: it has no way to go along
+STILL_MS = 1.0
 
 
 @dataclass(slots=True)
@@ -150,9 +152,9 @@ class Rejoiner:
         predicted = old.ground + (old.velocity * gap if old.velocity is not None else 0.0)
         miss = new.ground - predicted
         speed = float(np.linalg.norm(old.velocity)) if old.velocity is not None else 0.0
-        moving = old.velocity is None or speed > 1.0
-        along_allowed = s.base_m + (s.grow_ms if moving else s.still_grow_ms) * gap
-        if speed > 1.0:  # moving: speed changes move it along its way, rarely across
+        still = old.velocity is not None and speed <= STILL_MS
+        along_allowed = s.base_m + (s.still_grow_ms if still else s.grow_ms) * gap
+        if speed > STILL_MS:  # moving: speed changes move it along its way, rarely across
             assert old.velocity is not None
             ahead = old.velocity / speed
             along = float(miss @ ahead)
