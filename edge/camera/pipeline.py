@@ -368,7 +368,10 @@ class CameraPipeline:
         speed (at least 3 m/s) adds over the time since, across it 1.2 m plus 1 m/s (the
         gates of the re-identification, wider along the way: the speed of a far, short
         track is a rough one); a stationary one must be within ``radius_m``. Places are
-        those the rule judged on (``loose``: hidden bottom edges too)."""
+        those the rule judged on (``loose``: hidden bottom edges too). A vehicle reported on
+        its first places after a gap (half a second holds one place) is carried on at the
+        velocity it crossed the gap with, over the last three seconds, not taken to stand
+        still where it was reported."""
         motion = p.loose if loose else p.motion
         if not motion.points:
             return False
@@ -386,6 +389,8 @@ class CameraPipeline:
                             self.cfg.camera, hit.violation.value, hit.track_id, t - h.t)
                 return True
         v = motion.velocity(0.5, min_points=2)
+        if v is None:  # just seen again after a gap: the way it went across the gap
+            v = motion.velocity(3.0, min_points=3)
         v = v if v is not None else np.zeros(2)
         self._recent_hits.append(_Reported(hit.violation, hit.track_id, t, here, v, t, here, v,
                                            loose))

@@ -15,10 +15,11 @@ from edge.camera.config import CameraGatewayConfig, load_camera_config
 from edge.camera.evidence import EvidenceStore
 from edge.camera.passes import Pass, bottom_hidden
 from edge.camera.pipeline import CameraPipeline
+from edge.camera.rules import Hit
 from edge.camera.scene import calibration_of
 from edge.camera.source import Frame
 from edge.camera.tracker import Track
-from ioc.contract import Event, PlateRead, VehicleTrack, Violation
+from ioc.contract import Event, PlateRead, VehicleTrack, Violation, ViolationType
 from models.detections import Detections
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -465,3 +466,32 @@ def test_a_held_read_is_published_when_the_source_ends(tmp_path: Path) -> None:
         seen += pipe.process(Frame(i, img, T0 + timedelta(seconds=i / 10), i / 10), "green")
     assert not [e for e in seen if isinstance(e, PlateRead)]  # still held
     assert [e.plate for e in pipe.finish() if isinstance(e, PlateRead)] == ["75B12345"]
+
+
+@pytest.mark.parametrize(("y_then", "repeat"), [(22.0, True), (34.0, False)])
+def test_a_vehicle_reported_just_after_a_gap_is_carried_on_at_the_speed_it_crossed_it(
+    y_then: float, repeat: bool,
+) -> None:
+    # a car comes at the camera at 8 m/s (against the lane), is hidden for a second and
+    # reported on its first place after the gap, where half a second holds one place only;
+    # its track then goes on with another vehicle. 1.5 s later a new track fires the same
+    # rule 12 m nearer: where the car got to at the speed it crossed the gap (not a car
+    # standing where it was reported, which one 12 m on would not be)
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+    track = Track(3, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 20, hits=20)
+    first = Pass(3, track, first_ts=T0)
+    for i in range(11):  # t 0..1 s, y 50 -> 42
+        first.motion.add(0.1 * i, (8.0, 50.0 - 0.8 * i))
+    first.motion.add(2.0, (8.0, 34.0))  # seen again after the gap, and reported there
+    pipe._passes[3] = first
+    wrong_way = ViolationType.WRONG_WAY
+    assert not pipe._repeat(Hit(wrong_way, 3, 20, 2.0, {}), first, 2.0)
+    del pipe._passes[3]  # the pass ended: its place and velocity as reported are kept
+
+    track2 = Track(9, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 5, hits=5)
+    second = Pass(9, track2, first_ts=T0 + timedelta(seconds=3.0))
+    for i in range(6):  # t 3.0..3.5 s at 8 m/s, ending at y_then
+        second.motion.add(3.0 + 0.1 * i, (8.0, y_then + 0.8 * (5 - i)))
+    assert pipe._repeat(Hit(wrong_way, 9, 35, 3.5, {}), second, 3.5) is repeat
+    assert pipe.stats.repeats == int(repeat)
