@@ -377,7 +377,9 @@ class WrongWayRule(_OncePerTrack):
     second it was seen before, and over the last ``GAP_WINDOW_S``, across the gap). A step
     from one place to the next faster than ``max_speed_kmh`` is no vehicle's: the track
     jumped to another vehicle (one hiding the vehicle it followed), and the distance
-    counts from there.
+    counts from there; a velocity measured across that step is no vehicle's either, so
+    for half a second after it the way the vehicle moves is not known, and it is not
+    judged across a gap that follows.
 
     It sees the positions taken while the vehicle's bottom edge was hidden by a nearer
     one too: a wrong-way vehicle drives into the traffic of its lane, so the vehicles it
@@ -397,10 +399,12 @@ class WrongWayRule(_OncePerTrack):
         self.max_speed_ms = max_speed_kmh / 3.6
         self._start: dict[int, tuple[float, Point]] = {}
         self._last_v: dict[int, np.ndarray] = {}  # its last velocity over half a second
+        self._jumped: dict[int, float] = {}  # when its track last jumped to another vehicle
 
     def _drop(self, track_id: int) -> None:
         self._start.pop(track_id, None)
         self._last_v.pop(track_id, None)
+        self._jumped.pop(track_id, None)
 
     def update(self, track: TrackView, ctx: FrameContext) -> Hit | None:
         if track.ground is None or track.track_id in self._fired:
@@ -418,11 +422,15 @@ class WrongWayRule(_OncePerTrack):
         if len(pts) >= 2 and pts[-1][0] > pts[-2][0]:
             (ta, xa, ya), (tb, xb, yb) = pts[-2], pts[-1]
             if math.hypot(xb - xa, yb - ya) > self.max_speed_ms * (tb - ta):
-                self._start[track.track_id] = (ctx.t, p)  # jumped to another vehicle
+                self._start[track.track_id] = (ctx.t, p)  # jumped to another vehicle:
+                self._jumped[track.track_id] = ctx.t  # a velocity across the jump is no
+                self._last_v.pop(track.track_id, None)  # vehicle's
         t0, p0 = self._start[track.track_id]
         dx, dy = lane.direction.tolist()
         against = -((p[0] - p0[0]) * dx + (p[1] - p0[1]) * dy)
-        v = track.motion.velocity(0.5, min_points=2)
+        jumped = self._jumped.get(track.track_id)
+        v = (track.motion.velocity(0.5, min_points=2)
+             if jumped is None or ctx.t - jumped >= 0.5 else None)
         if v is not None:
             self._last_v[track.track_id] = v
         else:  # just seen again after a gap (hidden, or re-identified): it moved against

@@ -490,3 +490,24 @@ def test_motion_cut_hands_over_the_points_after_the_instant() -> None:
     assert [p[2] for p in rest.points] == [6.0, 7.0, 8.0, 9.0]
     assert [p[2] for p in m.cut(0.3).points] == [3.0, 4.0, 5.0]  # the turning point in both
     assert [p[2] for p in m.points] == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("case", "before", "fires"),
+    [
+        # a truck going away at 4 m/s at 29-30 m; its track jumps 11 m nearer in a frame
+        # (to a vehicle in front of it), is lost 2.8 s and comes back 6 m nearer still on a
+        # car going with the traffic (a wrong re-identification): the velocity across the
+        # jump (-13 m/s) is no vehicle's, so nothing moved against the lane before the gap
+        ("a jump, then the gap", [*steady(28.5, 4, 7), 19.2], False),
+        # the same places after the gap, from a vehicle that did come at the camera from
+        # 30 m before it was hidden: judged across the gap as before
+        ("coming at the camera, then the gap", [30.0, 29.0, 28.0, 27.0, 26.0], True),
+    ],
+)
+def test_wrong_way_not_judged_across_a_gap_from_a_velocity_across_a_jump(
+    case: str, before: list[float], fires: bool,
+) -> None:
+    ys: list[float | None] = [*before, *[None] * 27, *steady(13.2, 9, 8)]
+    hits = drive(WrongWayRule(LANES, min_distance_m=4.0, min_s=0.5), ys)
+    assert (len(hits) == 1) is fires, case
