@@ -370,7 +370,7 @@ class CameraPipeline:
         track is a rough one); a stationary one must be within ``radius_m``. Places are
         those the rule judged on (``loose``: hidden bottom edges too). A vehicle reported on
         its first places after a gap (half a second holds one place) is carried on at the
-        velocity it crossed the gap with, over the last three seconds, not taken to stand
+        velocity it crossed the gap with (``Motion.velocity_across_gap``), not taken to stand
         still where it was reported."""
         motion = p.loose if loose else p.motion
         if not motion.points:
@@ -390,7 +390,7 @@ class CameraPipeline:
                 return True
         v = motion.velocity(0.5, min_points=2)
         if v is None:  # just seen again after a gap: the way it went across the gap
-            v = motion.velocity(3.0, min_points=3)
+            v = motion.velocity_across_gap()
         v = v if v is not None else np.zeros(2)
         self._recent_hits.append(_Reported(hit.violation, hit.track_id, t, here, v, t, here, v,
                                            loose))

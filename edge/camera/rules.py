@@ -39,6 +39,11 @@ VEHICLE_WIDTH_M: Mapping[VehicleClass, float] = {
 }
 
 
+#: Over how long (s) the way a track went is taken when its last half second holds too
+#: few places: it was just seen again after a gap (hidden, or re-identified)
+GAP_WINDOW_S = 3.0
+
+
 class Signal:
     """Signal states a rule understands (strings, so any source can give them)."""
 
@@ -103,6 +108,11 @@ class Motion:
         if n < min_points or span < 0.6 * window_s - 1e-6 or v is None:
             return None
         return np.array(v)  # a fresh array: callers may keep it
+
+    def velocity_across_gap(self) -> np.ndarray | None:
+        """The way it went over the last ``GAP_WINDOW_S`` (three places at least), across
+        a gap it was just seen again after; None when that has too few places too."""
+        return self.velocity(GAP_WINDOW_S, min_points=3)
 
     def reversal(self, window_s: float = 0.5, min_speed_ms: float = 3.0) -> float | None:
         """When the track turned back (stream time of its farthest point), if over the last
@@ -390,7 +400,6 @@ class WrongWayRule(_OncePerTrack):
 
     violation = ViolationType.WRONG_WAY
     hidden_anchors = True
-    GAP_WINDOW_S = 3.0  # the way it still moves, when the last half second has too few places
 
     def __init__(self, lanes: Sequence[Lane], min_distance_m: float = 4.0,
                  min_s: float = 1.0, max_speed_kmh: float = 110.0) -> None:
@@ -437,7 +446,7 @@ class WrongWayRule(_OncePerTrack):
             # the lane before the gap, and across it
             before = self._last_v.get(track.track_id)
             if before is not None and float(before @ lane.direction) < -0.5:
-                v = track.motion.velocity(self.GAP_WINDOW_S, min_points=3)
+                v = track.motion.velocity_across_gap()
         still_against = v is not None and float(v @ lane.direction) < -0.5
         if against < 0:  # moved with the traffic: start over from here
             self._start[track.track_id] = (ctx.t, p)
