@@ -83,6 +83,7 @@ class _Reported:
     p_last: np.ndarray
     v_last: np.ndarray
     loose: bool = False  # judged on places with its bottom edge hidden too (Pass.loose)
+    at_t: float = 0.0  # when the violation happened (red light: when it crossed)
 
 
 @dataclass(slots=True)
@@ -120,6 +121,11 @@ def _near(here: np.ndarray, p0: np.ndarray, v0: np.ndarray, gap: float,
 
 class CameraPipeline:
     """Runs one camera's models and rules. ``load()`` opens the models."""
+
+    #: A red-light hit of a track seen short of the line this long after another vehicle
+    #: was reported crossing is not that vehicle again (fronts are placed within a metre
+    #: or so: a second track of the same vehicle may start just short of the line)
+    SHORT_MARGIN_S = 1.0
 
     def __init__(self, cfg: CameraGatewayConfig, *, detector: Detector,
                  plates: PlateCollector | None, evidence: EvidenceStore | None,
@@ -371,7 +377,11 @@ class CameraPipeline:
         those the rule judged on (``loose``: hidden bottom edges too). A vehicle reported on
         its first places after a gap (half a second holds one place) is carried on at the
         velocity it crossed the gap with (``Motion.velocity_across_gap``), not taken to stand
-        still where it was reported."""
+        still where it was reported. A hit whose vehicle was seen short of the line more
+        than ``SHORT_MARGIN_S`` after the reported one crossed it (``Hit.short_at``) is
+        another vehicle: two motorbikes running the same red 2 s apart in one lane. A
+        vehicle standing where one was reported standing still, since less than
+        ``window_s`` after that report (``Hit.still_since``), is that one."""
         motion = p.loose if loose else p.motion
         if not motion.points:
             return False
@@ -382,8 +392,11 @@ class CameraPipeline:
         for h in self._recent_hits:
             if h.violation != hit.violation or h.identity == hit.track_id:
                 continue
+            if hit.short_at is not None and h.at_t < hit.short_at - self.SHORT_MARGIN_S:
+                continue  # it had crossed well before this one was seen short of the line
             seen = [self._last_seen(h)] + ([(h.t, h.p, h.v)] if t - h.t <= window_s else [])
-            if any(_near(here, p0, v0, t - t0, radius_m) for t0, p0, v0 in seen):
+            if any(_near(here, p0, v0, t - t0, radius_m) for t0, p0, v0 in seen) or (
+                    self._stands_where_it_stood(hit, here, h, window_s, radius_m)):
                 self.stats.repeats += 1
                 logger.info("%s: %s of track %d is the vehicle reported %.1f s ago",
                             self.cfg.camera, hit.violation.value, hit.track_id, t - h.t)
@@ -393,8 +406,21 @@ class CameraPipeline:
             v = motion.velocity_across_gap()
         v = v if v is not None else np.zeros(2)
         self._recent_hits.append(_Reported(hit.violation, hit.track_id, t, here, v, t, here, v,
-                                           loose))
+                                           loose, hit.at_t))
         return False
+
+    @staticmethod
+    def _stands_where_it_stood(hit: Hit, here: np.ndarray, h: _Reported, window_s: float,
+                               radius_m: float) -> bool:
+        """Whether ``hit``'s vehicle has stood within ``radius_m`` of where ``h`` was
+        reported standing still since less than ``window_s`` after that report: the same
+        vehicle, whatever the tracks did since (a car parked at the far kerb, reported
+        while hidden behind traffic; its track went on with a vehicle going by, and a
+        track that came to it from another vehicle fired again 6.7 s after the report)."""
+        if hit.still_since is None or float(np.linalg.norm(h.v)) > 1.0:
+            return False
+        return (hit.still_since - h.t <= window_s
+                and float(np.linalg.norm(here - h.p)) <= radius_m)
 
     def _last_seen(self, h: _Reported) -> tuple[float, np.ndarray, np.ndarray]:
         """Where and when a reported vehicle was last on the road, and its velocity then:

@@ -495,3 +495,61 @@ def test_a_vehicle_reported_just_after_a_gap_is_carried_on_at_the_speed_it_cross
         second.motion.add(3.0 + 0.1 * i, (8.0, y_then + 0.8 * (5 - i)))
     assert pipe._repeat(Hit(wrong_way, 9, 35, 3.5, {}), second, 3.5) is repeat
     assert pipe.stats.repeats == int(repeat)
+
+
+@pytest.mark.parametrize(("short_at", "repeat"), [(43.8, False), (41.3, True), (None, True)])
+def test_a_red_light_runner_seen_short_of_the_line_after_one_crossed_is_another(
+    short_at: float | None, repeat: bool,
+) -> None:
+    # seed 9164: a motorbike crossed on red at 41.1 s and was reported at 41.8 s, 28.4 m
+    # out, at 4 m/s; 2.2 s later a second motorbike in its lane, 2 m behind where the
+    # first would be at that speed, crosses too. Its track was short of the line at 43.8 s,
+    # after the first had crossed: another vehicle. A track short of the line just after
+    # the crossing (a second track of the same one) or a rule that does not say (None) is
+    # still taken as the vehicle reported
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+    track = Track(49, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 20, hits=20)
+    first = Pass(49, track, first_ts=T0)
+    for i in range(6):  # t 41.3..41.8 s, 4 m/s, y 26.4 -> 28.4
+        first.motion.add(41.3 + 0.1 * i, (8.0, 26.4 + 0.4 * i))
+    pipe._passes[49] = first
+    red = ViolationType.RED_LIGHT
+    assert not pipe._repeat(Hit(red, 49, 411, 41.1, {}, short_at=40.9), first, 41.8)
+    del pipe._passes[49]  # its pass ended: its place and velocity as reported are kept
+
+    track2 = Track(50, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 30, hits=30)
+    second = Pass(50, track2, first_ts=T0 + timedelta(seconds=40.6))
+    for i in range(6):  # t 43.5..44.0 s at 5 m/s, ending at 30.5 m
+        second.motion.add(43.5 + 0.1 * i, (7.6, 28.0 + 0.5 * i))
+    hit = Hit(red, 50, 439, 43.9, {}, short_at=short_at)
+    assert pipe._repeat(hit, second, 44.0) is repeat
+    assert pipe.stats.repeats == int(repeat)
+
+
+@pytest.mark.parametrize(("still_since", "repeat"), [(54.5, True), (58.0, False)])
+def test_a_vehicle_standing_where_one_was_reported_standing_is_that_one(
+    still_since: float, repeat: bool,
+) -> None:
+    # seed 9129: a car parked at the far kerb was reported at 51.3 s; its track then went
+    # on with a vehicle going by (last seen 8 m away), and at 58.0 s a track that came to
+    # the car fired again, standing there since 54.5 s: the same car. Standing there only
+    # since 6.7 s after the report, it could be another one
+    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+    track = Track(46, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 20, hits=20)
+    first = Pass(46, track, first_ts=T0)
+    for i in range(11):  # t 49.3..50.3 s standing at (10.4, 22.7)
+        first.motion.add(49.3 + 0.1 * i, (10.4, 22.7))
+    pipe._passes[46] = first
+    parking = ViolationType.ILLEGAL_PARKING
+    assert not pipe._repeat(Hit(parking, 46, 513, 51.3, {}, still_since=48.3), first, 51.3)
+    for i in range(10):  # its track then followed a vehicle going by
+        first.motion.add(57.0 + 0.1 * i, (10.5, 30.2 + 0.8 * i))
+
+    track2 = Track(79, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 30, hits=30)
+    second = Pass(79, track2, first_ts=T0 + timedelta(seconds=53.4))
+    for i in range(11):  # t 57.0..58.0 s standing at (10.4, 22.5)
+        second.motion.add(57.0 + 0.1 * i, (10.4, 22.5))
+    hit = Hit(parking, 79, 580, 58.0, {}, still_since=still_since)
+    assert pipe._repeat(hit, second, 58.0) is repeat
