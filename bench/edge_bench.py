@@ -153,6 +153,7 @@ def bare_session(threads: int) -> Callable[[np.ndarray], object]:
 
 
 OCR_FALLBACK = True
+OCR_BELOW: float | None = None  # plates.full_ocr_below (None: the shipped config's)
 
 
 class _Recorder:
@@ -206,8 +207,9 @@ def _pipeline(threads: int, plates: bool, evidence_dir: str) -> Any:
     cfg = load_camera_config(CONFIG)
     cfg = cfg.model_copy(update={
         "detector": cfg.detector.model_copy(update={"threads": threads}),
-        "plates": cfg.plates.model_copy(update={"enabled": plates, "threads": threads,
-                                                "full_ocr_fallback": OCR_FALLBACK})})
+        "plates": cfg.plates.model_copy(update={
+            "enabled": plates, "threads": threads, "full_ocr_fallback": OCR_FALLBACK,
+            "full_ocr_below": cfg.plates.full_ocr_below if OCR_BELOW is None else OCR_BELOW})})
     return build_pipeline(cfg, source=str(CONFIG), base=ROOT, evidence_dir=Path(evidence_dir))
 
 
@@ -321,7 +323,10 @@ def agent_run(frames: list[np.ndarray], signals: list[str | None], *, plates: bo
     return ms, [(a + b) / 2 for a, b in itertools.pairwise(bare_ms)], kinds
 
 
-def _camera_worker(seed: int, n: int, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _camera_worker(seed: int, n: int, start: mp.Barrier, out: mp.Queue,  # type: ignore[type-arg]
+                   ocr: tuple[bool, float | None]) -> None:
+    global OCR_FALLBACK, OCR_BELOW
+    OCR_FALLBACK, OCR_BELOW = ocr  # a spawned process starts from the module's defaults
     os.environ["OMP_NUM_THREADS"] = "1"
     frames, signals, _ = render(seed, n)
     with tempfile.TemporaryDirectory() as tmp:
@@ -335,7 +340,8 @@ def four_cameras(n: int, seeds: tuple[int, ...] = (9110, 9111, 9112, 9113)) -> l
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(len(seeds))
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    procs = [ctx.Process(target=_camera_worker, args=(s, n, barrier, out)) for s in seeds]
+    procs = [ctx.Process(target=_camera_worker,
+                         args=(s, n, barrier, out, (OCR_FALLBACK, OCR_BELOW))) for s in seeds]
     for p in procs:
         p.start()
     results = [out.get(timeout=3600) for _ in procs]
@@ -367,13 +373,17 @@ def main() -> int:
     ap.add_argument("--no-multi", action="store_true")
     ap.add_argument("--no-ocr-fallback", action="store_true",
                     help="plates.full_ocr_fallback: false (line-by-line recognition only)")
+    ap.add_argument("--full-ocr-below", type=float, default=None,
+                    help="plates.full_ocr_below (default: the shipped config's)")
     args = ap.parse_args()
-    global OCR_FALLBACK
+    global OCR_FALLBACK, OCR_BELOW
     OCR_FALLBACK = not args.no_ocr_fallback
+    OCR_BELOW = args.full_ocr_below
     frames, signals, render_ms = render(args.seed, args.frames)
     print(f"{len(frames)} frames 1280x720 (simulator seed {args.seed}); simulator rendering "
           f"{render_ms:.1f} ms/frame (not counted below); {os.cpu_count()} CPUs, load "
-          f"{os.getloadavg()[0]:.2f}")
+          f"{os.getloadavg()[0]:.2f}; plates.full_ocr_fallback {OCR_FALLBACK}, full_ocr_below "
+          f"{'shipped' if OCR_BELOW is None else OCR_BELOW}")
     mean = statistics.fmean
     with tempfile.TemporaryDirectory() as tmp:
         models_ms: list[float] = []

@@ -79,7 +79,7 @@ def build_pipeline(cfg: CameraGatewayConfig, *, source: str = "<config>",
         pc = cfg.plates
         reader = PlateReader(
             PlateReaderConfig(threads=pc.threads, fallback_full_ocr=pc.full_ocr_fallback,
-                              recogniser=pc.recogniser),
+                              fallback_below=pc.full_ocr_below, recogniser=pc.recogniser),
             recogniser=recogniser,
         ).load()
         plates = PlateCollector(plate_det, reader, best_frames=pc.best_frames,

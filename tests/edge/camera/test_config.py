@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.camera.build import load_models
+from edge.camera.build import build_pipeline, load_models
 from edge.camera.config import load_camera_config
 from edge.camera.rules import IllegalParkingRule
 from edge.camera.scene import build_scene
@@ -88,6 +88,8 @@ def test_zone_point_outside_the_frame_names_file_line_and_key(tmp_path: Path) ->
          "less than or equal to 1"),
         ("  best_frames: 10", "  best_frames: 10\n  first_reads: -1", "plates.first_reads",
          "greater than or equal to 0"),
+        ("  best_frames: 10", "  best_frames: 10\n  full_ocr_below: 2", "plates.full_ocr_below",
+         "less than or equal to 1"),
         ("    max_stationary_s: 3.0", "    max_stationary_s: 3.0\n    queue_gap_m: -1",
          "rules.illegal_parking.queue_gap_m", "greater than or equal to 0"),
         ("    max_stationary_s: 3.0", "    max_stationary_s: 3.0\n    queue_max_s: 0",
@@ -200,3 +202,17 @@ def test_plate_ocr_model_problem_names_file_line_and_key(tmp_path: Path) -> None
     path, line, msg = _models_error(tmp_path, text, "  ocr_model:")
     assert msg.startswith(f"{path}:{line}: plates.ocr_model: {BAD_OUTPUT}: ")
     assert "expected (N, 1, 32, 160)" in msg
+
+
+def test_the_full_ocr_threshold_reaches_the_plate_reader(tmp_path: Path) -> None:
+    path = tmp_path / "cam.yaml"
+    path.write_text(_edit(LEQUYDON.read_text(), "  best_frames: 10",
+                          "  best_frames: 10\n  full_ocr_below: 0.7"))
+    pipe = build_pipeline(load_camera_config(path), source=str(path), base=ROOT,
+                          evidence_dir=tmp_path / "evidence")
+    assert pipe.plates is not None
+    assert pipe.plates.reader.config.fallback_below == 0.7
+    shipped = build_pipeline(load_camera_config(LEQUYDON), source=str(LEQUYDON), base=ROOT,
+                             evidence_dir=tmp_path / "evidence2")
+    assert shipped.plates is not None
+    assert shipped.plates.reader.config.fallback_below == 0.8
