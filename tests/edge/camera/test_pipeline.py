@@ -468,6 +468,23 @@ def test_a_held_read_is_published_when_the_source_ends(tmp_path: Path) -> None:
     assert [e.plate for e in pipe.finish() if isinstance(e, PlateRead)] == ["75B12345"]
 
 
+def _repeat_pipeline() -> CameraPipeline:
+    """A pipeline for its repeat check alone (no models run)."""
+    return CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
+                          evidence=None)
+
+
+def _pass(identity: int, hits: int, first_s: float,
+          places: list[tuple[float, float, float]]) -> Pass:
+    """A vehicle's pass first seen ``first_s`` into the clip, at (t, x, y) ``places``."""
+    track = Track(identity, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, hits,
+                  hits=hits)
+    p = Pass(identity, track, first_ts=T0 + timedelta(seconds=first_s))
+    for t, x, y in places:
+        p.motion.add(t, (x, y))
+    return p
+
+
 @pytest.mark.parametrize(("y_then", "repeat"), [(22.0, True), (34.0, False)])
 def test_a_vehicle_reported_just_after_a_gap_is_carried_on_at_the_speed_it_crossed_it(
     y_then: float, repeat: bool,
@@ -477,22 +494,17 @@ def test_a_vehicle_reported_just_after_a_gap_is_carried_on_at_the_speed_it_cross
     # its track then goes on with another vehicle. 1.5 s later a new track fires the same
     # rule 12 m nearer: where the car got to at the speed it crossed the gap (not a car
     # standing where it was reported, which one 12 m on would not be)
-    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
-                          evidence=None)
-    track = Track(3, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 20, hits=20)
-    first = Pass(3, track, first_ts=T0)
-    for i in range(11):  # t 0..1 s, y 50 -> 42
-        first.motion.add(0.1 * i, (8.0, 50.0 - 0.8 * i))
+    pipe = _repeat_pipeline()
+    # t 0..1 s, y 50 -> 42
+    first = _pass(3, 20, 0.0, [(0.1 * i, 8.0, 50.0 - 0.8 * i) for i in range(11)])
     first.motion.add(2.0, (8.0, 34.0))  # seen again after the gap, and reported there
     pipe._passes[3] = first
     wrong_way = ViolationType.WRONG_WAY
     assert not pipe._repeat(Hit(wrong_way, 3, 20, 2.0, {}), first, 2.0)
     del pipe._passes[3]  # the pass ended: its place and velocity as reported are kept
 
-    track2 = Track(9, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 5, hits=5)
-    second = Pass(9, track2, first_ts=T0 + timedelta(seconds=3.0))
-    for i in range(6):  # t 3.0..3.5 s at 8 m/s, ending at y_then
-        second.motion.add(3.0 + 0.1 * i, (8.0, y_then + 0.8 * (5 - i)))
+    # t 3.0..3.5 s at 8 m/s, ending at y_then
+    second = _pass(9, 5, 3.0, [(3.0 + 0.1 * i, 8.0, y_then + 0.8 * (5 - i)) for i in range(6)])
     assert pipe._repeat(Hit(wrong_way, 9, 35, 3.5, {}), second, 3.5) is repeat
     assert pipe.stats.repeats == int(repeat)
 
@@ -507,21 +519,16 @@ def test_a_red_light_runner_seen_short_of_the_line_after_one_crossed_is_another(
     # after the first had crossed: another vehicle. A track short of the line just after
     # the crossing (a second track of the same one) or a rule that does not say (None) is
     # still taken as the vehicle reported
-    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
-                          evidence=None)
-    track = Track(49, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 20, hits=20)
-    first = Pass(49, track, first_ts=T0)
-    for i in range(6):  # t 41.3..41.8 s, 4 m/s, y 26.4 -> 28.4
-        first.motion.add(41.3 + 0.1 * i, (8.0, 26.4 + 0.4 * i))
+    pipe = _repeat_pipeline()
+    # t 41.3..41.8 s, 4 m/s, y 26.4 -> 28.4
+    first = _pass(49, 20, 0.0, [(41.3 + 0.1 * i, 8.0, 26.4 + 0.4 * i) for i in range(6)])
     pipe._passes[49] = first
     red = ViolationType.RED_LIGHT
     assert not pipe._repeat(Hit(red, 49, 411, 41.1, {}, short_at=40.9), first, 41.8)
     del pipe._passes[49]  # its pass ended: its place and velocity as reported are kept
 
-    track2 = Track(50, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 30, hits=30)
-    second = Pass(50, track2, first_ts=T0 + timedelta(seconds=40.6))
-    for i in range(6):  # t 43.5..44.0 s at 5 m/s, ending at 30.5 m
-        second.motion.add(43.5 + 0.1 * i, (7.6, 28.0 + 0.5 * i))
+    # t 43.5..44.0 s at 5 m/s, ending at 30.5 m
+    second = _pass(50, 30, 40.6, [(43.5 + 0.1 * i, 7.6, 28.0 + 0.5 * i) for i in range(6)])
     hit = Hit(red, 50, 439, 43.9, {}, short_at=short_at)
     assert pipe._repeat(hit, second, 44.0) is repeat
     assert pipe.stats.repeats == int(repeat)
@@ -535,21 +542,16 @@ def test_a_vehicle_standing_where_one_was_reported_standing_is_that_one(
     # on with a vehicle going by (last seen 8 m away), and at 58.0 s a track that came to
     # the car fired again, standing there since 54.5 s: the same car. Standing there only
     # since 6.7 s after the report, it could be another one
-    pipe = CameraPipeline(CFG, detector=ScriptedDetector([]), plates=None,  # type: ignore[arg-type]
-                          evidence=None)
-    track = Track(46, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 20, hits=20)
-    first = Pass(46, track, first_ts=T0)
-    for i in range(11):  # t 49.3..50.3 s standing at (10.4, 22.7)
-        first.motion.add(49.3 + 0.1 * i, (10.4, 22.7))
+    pipe = _repeat_pipeline()
+    # t 49.3..50.3 s standing at (10.4, 22.7)
+    first = _pass(46, 20, 0.0, [(49.3 + 0.1 * i, 10.4, 22.7) for i in range(11)])
     pipe._passes[46] = first
     parking = ViolationType.ILLEGAL_PARKING
     assert not pipe._repeat(Hit(parking, 46, 513, 51.3, {}, still_since=48.3), first, 51.3)
     for i in range(10):  # its track then followed a vehicle going by
         first.motion.add(57.0 + 0.1 * i, (10.5, 30.2 + 0.8 * i))
 
-    track2 = Track(79, np.zeros(8), np.eye(8), np.array([0.0, 0, 10, 10]), 0.9, 0, 30, hits=30)
-    second = Pass(79, track2, first_ts=T0 + timedelta(seconds=53.4))
-    for i in range(11):  # t 57.0..58.0 s standing at (10.4, 22.5)
-        second.motion.add(57.0 + 0.1 * i, (10.4, 22.5))
+    # t 57.0..58.0 s standing at (10.4, 22.5)
+    second = _pass(79, 30, 53.4, [(57.0 + 0.1 * i, 10.4, 22.5) for i in range(11)])
     hit = Hit(parking, 79, 580, 58.0, {}, still_since=still_since)
     assert pipe._repeat(hit, second, 58.0) is repeat
